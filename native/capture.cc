@@ -1,0 +1,274 @@
+// The capture signal handler and its hand-off; see capture.h for the protocol.
+//
+// Assumptions of the signal-context code below (OnCaptureSignal and what it
+// calls): the slot and every variable it reads are static and never freed; the
+// only operations are lock-free atomics on 32/64-bit words, plain stores into
+// the slot, and the raw syscalls gettid and futex; errno is saved and
+// restored. The walker it calls promises the same (py_stack.h).
+#include "capture.h"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "proc_task.h"
+
+namespace aiowatchdog {
+namespace {
+
+enum SlotState : uint32_t { kIdle = 0, kRequested = 1, kWriting = 2, kDone = 3 };
+
+// Tokens carry this tag in their high bits so the handler can tell our own
+// late or stale signals (dropped) from a foreign sender's (chained).
+constexpr uint64_t kTokenTag = 0xA1D0ULL << 48;
+constexpr uint64_t kTokenTagMask = 0xFFFFULL << 48;
+
+struct CaptureSlot {
+  std::atomic<uint64_t> token{0};   // the request being answered
+  std::atomic<uint32_t> state{kIdle};  // futex word, SlotState
+  pid_t tid = 0;                    // written by the handler
+  awd_py_stack stack;               // written by the handler
+};
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex word");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "signal-safe token");
+
+CaptureSlot g_slot;
+std::atomic<awd_py_walker> g_walker{nullptr};
+std::atomic<int> g_signo{0};
+struct sigaction g_previous;      // written once, before the handler is live
+std::mutex g_capture_mu;          // one capture at a time; never in the handler
+uint64_t g_generation = 0;        // guarded by g_capture_mu
+
+absl::Mutex g_skip_mu;
+absl::flat_hash_set<pid_t>& SkipSet() {
+  static auto* set = new absl::flat_hash_set<pid_t>();
+  return *set;
+}
+
+// Runs in a signal handler: a raw syscall.
+long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* timeout) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
+}
+
+// Runs in a signal handler: passes a foreign signal to whoever had it before.
+// A previous default action is not replayed: for a real-time signal it would
+// terminate the process, which a stray signal must not do while we own it.
+void ChainToPrevious(int signo, siginfo_t* info, void* context) {
+  if (g_previous.sa_flags & SA_SIGINFO) {
+    if (g_previous.sa_sigaction != nullptr) g_previous.sa_sigaction(signo, info, context);
+  } else if (g_previous.sa_handler != SIG_DFL && g_previous.sa_handler != SIG_IGN &&
+             g_previous.sa_handler != nullptr) {
+    g_previous.sa_handler(signo);
+  }
+}
+
+// Runs in a signal handler, on the thread being sampled. Async-signal-safe:
+// atomics, stores into the static slot, gettid and futex syscalls only.
+void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
+  const int saved_errno = errno;
+  const auto sent = reinterpret_cast<uint64_t>(info->si_value.sival_ptr);
+  const bool ours = info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+                    (sent & kTokenTagMask) == kTokenTag;
+  if (!ours) {
+    ChainToPrevious(signo, info, context);
+    errno = saved_errno;
+    return;
+  }
+  uint32_t expected = kRequested;
+  if (sent == g_slot.token.load(std::memory_order_acquire) &&
+      g_slot.state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+    g_slot.tid = static_cast<pid_t>(syscall(SYS_gettid));
+    g_slot.stack.has_python = 0;
+    g_slot.stack.depth = 0;
+    g_slot.stack.truncated = 0;
+    g_slot.stack.thread_ident = 0;
+    if (awd_py_walker walk = g_walker.load(std::memory_order_acquire)) walk(&g_slot.stack);
+    g_slot.state.store(kDone, std::memory_order_release);
+    Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  }
+  // Otherwise a late answer to a request already abandoned: drop it.
+  errno = saved_errno;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+bool SendCaptureSignal(pid_t tid, int signo, uint64_t token) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof(info));
+  info.si_signo = signo;
+  info.si_code = SI_QUEUE;
+  info.si_pid = getpid();
+  info.si_uid = getuid();
+  info.si_value.sival_ptr = reinterpret_cast<void*>(token);
+  return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, signo, &info) == 0;
+}
+
+// Waits for the handler's answer until `deadline_ns`; on timeout withdraws the
+// request, unless the handler already claimed it, in which case it is
+// finishing right now and is waited for (its work is bounded).
+bool AwaitAnswer(int64_t deadline_ns) {
+  for (;;) {
+    const uint32_t state = g_slot.state.load(std::memory_order_acquire);
+    if (state == kDone) return true;
+    const int64_t left = deadline_ns - MonotonicNs();
+    if (left <= 0 && state == kRequested) {
+      uint32_t expected = kRequested;
+      if (g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
+        return false;
+      }
+      continue;  // claimed meanwhile: now kWriting or kDone
+    }
+    timespec wait{0, std::max<int64_t>(left, 1'000'000)};  // >= 1 ms once writing
+    if (left > 0) wait = {left / 1'000'000'000, left % 1'000'000'000};
+    Futex(&g_slot.state, FUTEX_WAIT_PRIVATE, state, &wait);
+  }
+}
+
+RawThreadCapture CopySlotOut(pid_t tid) {
+  RawThreadCapture out;
+  out.tid = tid;
+  out.outcome = RawThreadCapture::Outcome::kAnswered;
+  const awd_py_stack& stack = g_slot.stack;
+  out.has_python = stack.has_python != 0;
+  out.ident = stack.thread_ident;
+  out.truncated = stack.truncated != 0;
+  const int depth = std::clamp<int>(stack.depth, 0, AWD_MAX_PY_FRAMES);
+  out.frames.reserve(depth);
+  for (int i = 0; i < depth; ++i) {
+    const awd_py_frame& f = stack.frames[i];
+    out.frames.push_back(RawPyFrame{
+        std::string(f.file, strnlen(f.file, AWD_FILE_MAX)),
+        std::string(f.func, strnlen(f.func, AWD_FUNC_MAX)), f.line, f.is_coroutine != 0});
+  }
+  return out;
+}
+
+// A thread still returning from our handler has the signal in its mask for a
+// few microseconds (the kernel blocks a signal while its handler runs), so a
+// block is believed only when it is still there 1 and 2 ms later.
+bool BlocksSignal(pid_t tid, int signo, const TaskInfo& first) {
+  const uint64_t bit = 1ULL << (signo - 1);
+  if (!(first.blocked_signals & bit)) return false;
+  for (int retry = 0; retry < 2; ++retry) {
+    const timespec pause{0, 1'000'000};
+    nanosleep(&pause, nullptr);
+    const std::optional<TaskInfo> again = ReadTaskInfo(tid);
+    if (!again || !(again->blocked_signals & bit)) return false;
+  }
+  return true;
+}
+
+RawThreadCapture CaptureOne(pid_t tid, int signo, int64_t answer_timeout_ns) {
+  RawThreadCapture result;
+  result.tid = tid;
+  const std::optional<TaskInfo> info = ReadTaskInfo(tid);
+  if (!info) {
+    result.outcome = RawThreadCapture::Outcome::kGone;
+    return result;
+  }
+  result.kernel_state = info->state;
+  result.comm = info->comm;
+  if (BlocksSignal(tid, signo, *info)) {
+    result.outcome = RawThreadCapture::Outcome::kSignalsBlocked;
+    return result;
+  }
+  const uint64_t token = kTokenTag | (++g_generation & ~kTokenTagMask);
+  g_slot.token.store(token, std::memory_order_release);
+  g_slot.state.store(kRequested, std::memory_order_release);
+  if (!SendCaptureSignal(tid, signo, token)) {
+    g_slot.state.store(kIdle, std::memory_order_release);
+    result.outcome = RawThreadCapture::Outcome::kGone;
+    return result;
+  }
+  if (!AwaitAnswer(MonotonicNs() + answer_timeout_ns)) {
+    result.outcome = RawThreadCapture::Outcome::kNoAnswer;
+    return result;
+  }
+  RawThreadCapture answered = CopySlotOut(tid);
+  answered.kernel_state = info->state;
+  answered.comm = info->comm;
+  g_slot.state.store(kIdle, std::memory_order_release);
+  return answered;
+}
+
+}  // namespace
+
+absl::Status InstallCaptureHandler(int signo, awd_py_walker walker) {
+  std::lock_guard<std::mutex> lock(g_capture_mu);
+  const int installed = g_signo.load();
+  if (installed != 0) {
+    if (installed != signo) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "signal %d is not the signal %d aiowatchdog already uses in this process; "
+          "one capture signal per process",
+          signo, installed));
+    }
+    g_walker.store(walker);
+    return absl::OkStatus();
+  }
+  if (signo < SIGRTMIN || signo > SIGRTMAX) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "signal %d is not a real-time signal (%d..%d)", signo, SIGRTMIN, SIGRTMAX));
+  }
+  g_walker.store(walker);
+  struct sigaction action;
+  std::memset(&action, 0, sizeof(action));
+  action.sa_sigaction = OnCaptureSignal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(signo, &action, &g_previous) != 0) {
+    return absl::InternalError(absl::StrFormat("sigaction(%d): %s", signo, std::strerror(errno)));
+  }
+  g_signo.store(signo);
+  return absl::OkStatus();
+}
+
+int InstalledCaptureSignal() { return g_signo.load(); }
+
+void AddThreadToSkip(pid_t tid) {
+  absl::MutexLock lock(&g_skip_mu);
+  SkipSet().insert(tid);
+}
+
+void RemoveThreadToSkip(pid_t tid) {
+  absl::MutexLock lock(&g_skip_mu);
+  SkipSet().erase(tid);
+}
+
+std::vector<RawThreadCapture> CaptureAllThreads(pid_t first, int64_t answer_timeout_ns) {
+  std::vector<pid_t> tids = ListTaskIds();
+  const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+  {
+    absl::MutexLock lock(&g_skip_mu);
+    tids.erase(std::remove_if(tids.begin(), tids.end(),
+                              [&](pid_t t) { return t == self || SkipSet().contains(t); }),
+               tids.end());
+  }
+  auto loop_pos = std::find(tids.begin(), tids.end(), first);
+  if (loop_pos != tids.end()) std::rotate(tids.begin(), loop_pos, loop_pos + 1);
+
+  std::vector<RawThreadCapture> captures;
+  captures.reserve(tids.size());
+  std::lock_guard<std::mutex> lock(g_capture_mu);
+  const int signo = g_signo.load();
+  if (signo == 0) return captures;
+  for (pid_t tid : tids) captures.push_back(CaptureOne(tid, signo, answer_timeout_ns));
+  return captures;
+}
+
+}  // namespace aiowatchdog

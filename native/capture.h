@@ -1,0 +1,79 @@
+// Capture: interrupt each thread of the process with a real-time signal and
+// let the thread record its own stack, inside our handler, into one static
+// preallocated slot; then copy the slot out on the watchdog thread.
+//
+// Why this shape: reading another thread's frames while it runs crashes under
+// thread churn (see shared/CAPTURE-NOTES.md); a thread interrupted in its own
+// handler cannot free its own frames. Threads are sampled one at a time, so one
+// slot serves the whole process; a mutex (never taken in the handler)
+// serializes captures from several watchdogs.
+//
+// The hand-off per thread: the watchdog writes a fresh token and state
+// kRequested, sends the signal carrying the token in si_value, and waits on the
+// state word (a futex) up to the answer timeout. The handler claims the slot
+// with a compare-and-swap kRequested -> kWriting only if the token matches, so
+// a late answer to an abandoned request is dropped, never half-written over a
+// newer one. Native program counters (next issue) go into the same slot.
+#ifndef AIOWATCHDOG_CAPTURE_H_
+#define AIOWATCHDOG_CAPTURE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "py_stack.h"
+
+namespace aiowatchdog {
+
+struct RawPyFrame {
+  std::string file;
+  std::string function;
+  int32_t line = -1;
+  bool is_coroutine = false;
+};
+
+struct RawThreadCapture {
+  enum class Outcome {
+    kAnswered,        // the thread recorded its own stack
+    kSignalsBlocked,  // the thread blocks our signal; nothing was sent
+    kNoAnswer,        // signalled, but no answer within the timeout
+    kGone,            // the thread exited before it could be signalled
+  };
+  pid_t tid = 0;
+  Outcome outcome = Outcome::kNoAnswer;
+  bool has_python = false;
+  uint64_t ident = 0;       // threading.get_ident(), when has_python
+  bool truncated = false;   // frames hold only the innermost AWD_MAX_PY_FRAMES
+  std::vector<RawPyFrame> frames;  // innermost first
+  char kernel_state = '?';  // from /proc, for threads that did not answer
+  std::string comm;         // kernel thread name
+};
+
+// Installs the process-wide handler for `signo` (SA_SIGINFO | SA_RESTART |
+// SA_ONSTACK), remembering the previous one to chain foreign signals to, and
+// the walker that records Python frames. Idempotent for the same signal;
+// a different signal than the one installed is an error (one per process).
+// The handler stays installed for the life of the process: a late answer to
+// an abandoned request must never meet the default action (terminate).
+absl::Status InstallCaptureHandler(int signo, awd_py_walker walker);
+
+// The installed signal, or 0.
+int InstalledCaptureSignal();
+
+// Threads that must never be signalled (our own watchdog threads, which block
+// every signal). Thread-safe.
+void AddThreadToSkip(pid_t tid);
+void RemoveThreadToSkip(pid_t tid);
+
+// Samples every thread of the process except skipped ones and the caller, one
+// at a time, each waiting at most `answer_timeout_ns`. `first` is sampled
+// first (the loop's thread, closest to the moment of detection) when > 0.
+// Requires InstallCaptureHandler. Never call from a signal handler.
+std::vector<RawThreadCapture> CaptureAllThreads(pid_t first, int64_t answer_timeout_ns);
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_CAPTURE_H_

@@ -1,0 +1,111 @@
+// See json_report.h. Hand-written rather than a JSON library: the model is
+// small and fixed, and the output must be valid UTF-8 whatever bytes a source
+// file or path held.
+#include "json_report.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+namespace aiowatchdog {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  size_t n = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; }
+  else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; }
+  else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  // Reject overlong forms, surrogates and values past U+10FFFF.
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string JsonQuote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not UTF-8
+      ++i;
+      continue;
+    }
+    if (n == 1) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20 || c == 0x7f) fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+          else out += static_cast<char>(c);
+      }
+    } else {
+      out.append(s.substr(i, n));
+    }
+    i += n;
+  }
+  out += '"';
+  return out;
+}
+
+std::string RenderJsonReport(const SampleReport& r) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "{{\n  \"schema\": \"aiowatchdog.report\",\n  \"schema_version\": {},\n"
+                 "  \"episode\": {},\n  \"sample\": {},\n  \"samples\": {},\n"
+                 "  \"blocked_s\": {:.6f},\n  \"interval_s\": {:.6f},\n"
+                 "  \"sample_interval_s\": {:.6f},\n  \"pid\": {},\n  \"python\": {},\n"
+                 "  \"captured_at\": {},\n  \"captured_unix_ns\": {},\n",
+                 kReportSchemaVersion, JsonQuote(r.episode_id), r.sample_index, r.samples,
+                 r.blocked_s, r.interval_s, r.sample_interval_s, r.pid,
+                 JsonQuote(r.python_version), JsonQuote(r.captured_local), r.captured_unix_ns);
+  if (r.task) {
+    fmt::format_to(it, "  \"task\": {{\"coroutine\": {}, \"file\": {}, \"line\": {}}},\n",
+                   JsonQuote(r.task->coroutine), JsonQuote(r.task->file),
+                   r.task->line < 0 ? "null" : std::to_string(r.task->line));
+  } else {
+    out += "  \"task\": null,\n";
+  }
+  fmt::format_to(it, "  \"other_threads\": {},\n  \"threads\": [", r.other_threads);
+  for (size_t i = 0; i < r.threads.size(); ++i) {
+    const ThreadReport& t = r.threads[i];
+    fmt::format_to(it,
+                   "{}\n    {{\"ident\": {}, \"native_id\": {}, \"name\": {}, \"is_loop\": {},"
+                   " \"status\": {}, \"kernel_state\": {}, \"truncated\": {},\n     \"frames\": [",
+                   i ? "," : "", t.ident, t.native_id, JsonQuote(t.name),
+                   t.is_loop ? "true" : "false", JsonQuote(t.status), JsonQuote(t.kernel_state),
+                   t.truncated ? "true" : "false");
+    for (size_t k = 0; k < t.frames.size(); ++k) {
+      const Frame& f = t.frames[k];
+      fmt::format_to(it, "{}\n       {{\"kind\": {}, \"file\": {}, \"line\": {}, \"function\": {}, "
+                         "\"source\": {}}}",
+                     k ? "," : "", JsonQuote(f.kind), JsonQuote(f.file),
+                     f.line < 0 ? "null" : std::to_string(f.line), JsonQuote(f.function),
+                     JsonQuote(f.source));
+    }
+    out += t.frames.empty() ? "]}" : "\n     ]}";
+  }
+  out += r.threads.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return out;
+}
+
+}  // namespace aiowatchdog

@@ -1,0 +1,32 @@
+// The watchdog's settings, one struct mirrored by aiowatchdog._options.Options
+// in Python. Values are validated at the binding boundary (module.cc) with
+// messages that name the bad value; the core trusts them.
+#ifndef AIOWATCHDOG_OPTIONS_H_
+#define AIOWATCHDOG_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace aiowatchdog {
+
+struct WatchdogOptions {
+  // Directory the report files go to; created and checked by the caller.
+  std::string output_dir;
+  // A hang is declared when no heartbeat arrived for longer than this. The
+  // heartbeat runs every interval/2, so detection comes at most `interval`
+  // after the loop stopped. Default 0.25 s, aiodebug's.
+  int64_t interval_ns = 250'000'000;
+  // Samples per episode: sample 0 at detection, then one every
+  // sample_interval_ns while the hang lasts. Default 3 one second apart.
+  int32_t samples = 3;
+  int64_t sample_interval_ns = 1'000'000'000;
+  // How long one thread may take to answer the capture signal before it is
+  // reported as not answering. Bounds the cost of a blocked or gone thread.
+  int64_t answer_timeout_ns = 50'000'000;
+  // Interpreter version line for the report header.
+  std::string python_version;
+};
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_OPTIONS_H_

@@ -1,0 +1,156 @@
+// aiowatchdog._native: the pybind11 binding of the core. Thin on purpose: it
+// converts between Python objects and the core's structs and checks what the
+// core trusts. Called from the Python API modules, never by users directly;
+// aiowatchdog/_native.pyi documents it.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "../capture.h"
+#include "../json_report.h"
+#include "../options.h"
+#include "../report_model.h"
+#include "../text_report.h"
+#include "../thread_names.h"
+#include "../watchdog.h"
+#include "py_frames.h"
+
+namespace py = pybind11;
+using namespace aiowatchdog;
+
+namespace {
+
+int64_t SecondsToNs(double seconds, const char* name) {
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e6) {
+    throw py::value_error(std::string(name) + " must be a finite number of seconds in (0, 1e6], got " +
+                          py::repr(py::float_(seconds)).cast<std::string>());
+  }
+  return static_cast<int64_t>(seconds * 1e9);
+}
+
+py::dict FrameToDict(const Frame& f) {
+  py::dict d;
+  d["kind"] = f.kind;
+  d["file"] = f.file;
+  d["line"] = f.line < 0 ? py::object(py::none()) : py::object(py::int_(f.line));
+  d["function"] = f.function;
+  d["source"] = f.source;
+  return d;
+}
+
+py::dict EpisodeToDict(const FinishedEpisode& e) {
+  py::dict d;
+  d["episode_id"] = e.episode_id;
+  d["blocked_s"] = e.blocked_s;
+  d["recovered"] = e.recovered;
+  d["report_paths"] = e.report_paths;
+  py::list frames;
+  for (const Frame& f : e.loop_frames) frames.append(FrameToDict(f));
+  d["loop_frames"] = frames;
+  d["errors"] = e.errors;
+  return d;
+}
+
+// The report model from the dict the Python parser produces (tests use it to
+// round-trip both renderers).
+SampleReport ReportFromDict(const py::dict& d) {
+  SampleReport r;
+  r.episode_id = d["episode"].cast<std::string>();
+  r.sample_index = d["sample"].cast<int32_t>();
+  r.samples = d["samples"].cast<int32_t>();
+  r.blocked_s = d["blocked_s"].cast<double>();
+  r.interval_s = d["interval_s"].cast<double>();
+  r.sample_interval_s = d["sample_interval_s"].cast<double>();
+  r.pid = d["pid"].cast<int64_t>();
+  r.python_version = d["python"].cast<std::string>();
+  r.captured_local = d["captured_at"].cast<std::string>();
+  r.captured_unix_ns = d["captured_unix_ns"].cast<int64_t>();
+  if (!d["task"].is_none()) {
+    py::dict t = d["task"].cast<py::dict>();
+    r.task = TaskInfo{t["coroutine"].cast<std::string>(), t["file"].cast<std::string>(),
+                      t["line"].is_none() ? -1 : t["line"].cast<int32_t>()};
+  }
+  r.other_threads = d["other_threads"].cast<int32_t>();
+  for (py::handle th : d["threads"]) {
+    py::dict td = th.cast<py::dict>();
+    ThreadReport t;
+    t.ident = td["ident"].cast<uint64_t>();
+    t.native_id = td["native_id"].cast<int64_t>();
+    t.name = td["name"].cast<std::string>();
+    t.is_loop = td["is_loop"].cast<bool>();
+    t.status = td["status"].cast<std::string>();
+    t.kernel_state = td["kernel_state"].cast<std::string>();
+    t.truncated = td["truncated"].cast<bool>();
+    for (py::handle fh : td["frames"]) {
+      py::dict fd = fh.cast<py::dict>();
+      t.frames.push_back(Frame{fd["kind"].cast<std::string>(), fd["file"].cast<std::string>(),
+                               fd["line"].is_none() ? -1 : fd["line"].cast<int32_t>(),
+                               fd["function"].cast<std::string>(), fd["source"].cast<std::string>()});
+    }
+    r.threads.push_back(std::move(t));
+  }
+  return r;
+}
+
+void ThrowIfError(const absl::Status& status) {
+  if (status.ok()) return;
+  const std::string message(status.message());
+  if (absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)) throw py::value_error(message);
+  throw std::runtime_error(message);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "aiowatchdog native core (internal; see aiowatchdog.hang_inspection)";
+  awd_py_frames_init();
+
+  py::class_<Watchdog>(m, "Watchdog")
+      .def(py::init([](const std::string& output_dir, double interval, int samples,
+                       double sample_interval, const std::string& python_version) {
+             if (samples < 1) throw py::value_error("samples must be >= 1, got " + std::to_string(samples));
+             WatchdogOptions o;
+             o.output_dir = output_dir;
+             o.interval_ns = SecondsToNs(interval, "interval");
+             o.samples = samples;
+             o.sample_interval_ns = SecondsToNs(sample_interval, "sample_interval");
+             o.python_version = python_version;
+             return std::make_unique<Watchdog>(std::move(o));
+           }),
+           py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
+           py::arg("sample_interval"), py::arg("python_version"))
+      .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
+      .def("beat", [](Watchdog& w) {
+        w.Beat();
+        return w.HasFinished();
+      })
+      .def("take_finished", [](Watchdog& w) {
+        py::list out;
+        for (const FinishedEpisode& e : w.TakeFinished()) out.append(EpisodeToDict(e));
+        return out;
+      })
+      .def("request_stop", &Watchdog::RequestStop)
+      .def("stopped", &Watchdog::Stopped)
+      .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("episodes_started", &Watchdog::episodes_started);
+
+  m.def("install_capture_handler", [](int signo) {
+    ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));
+  }, py::arg("signo"));
+  m.def("installed_capture_signal", &InstalledCaptureSignal);
+
+  m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
+    std::vector<NamedThread> threads;
+    threads.reserve(rows.size());
+    for (const auto& [native_id, ident, name] : rows) threads.push_back({native_id, ident, name});
+    PublishThreadNames(std::move(threads));
+  }, py::arg("rows"));
+
+  m.def("render_text_report", [](const py::dict& d) { return py::bytes(RenderTextReport(ReportFromDict(d))); });
+  m.def("render_json_report", [](const py::dict& d) { return py::bytes(RenderJsonReport(ReportFromDict(d))); });
+  m.attr("REPORT_SCHEMA_VERSION") = kReportSchemaVersion;
+  m.attr("MAX_PY_FRAMES") = static_cast<int>(AWD_MAX_PY_FRAMES);
+}

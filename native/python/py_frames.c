@@ -1,0 +1,615 @@
+/* Copies the calling thread's own Python frames from inside a signal handler.
+ *
+ * The capture code signals a thread it wants to inspect; the handler, running on
+ * that thread, calls awd_walk_current_thread() to copy the thread's Python frame
+ * chain into a preallocated awd_py_stack. Walking one's *own* frames is what
+ * makes this safe where faulthandler's walk of other threads is not: while the
+ * thread sits in our handler it cannot pop, free or unmap its own frames, so the
+ * chain holds still except for the few instructions of a push or pop that the
+ * signal may have interrupted. The frame layout is private to each CPython minor
+ * version, so this file is compiled against the internal headers of the one
+ * version it runs on, with a #if block per version (3.9 to 3.13).
+ *
+ * What everything below assumes (it all runs inside the signal handler):
+ *  - It runs on the thread being sampled. It takes no lock and allocates
+ *    nothing. The only functions it calls are PyGILState_GetThisThreadState(),
+ *    whose whole body on 3.9-3.13 is a flag check and pthread_getspecific()
+ *    (checked in each version's libpython disassembly; glibc's
+ *    pthread_getspecific is lock-free plain reads), and mincore(2).
+ *  - The thread state, and what only its own thread changes (the _PyCFrame chain
+ *    on its C stack, the list of frame data-stack chunks), is read as it is:
+ *    CPython clears the TSS slot before freeing a thread state, and unlinks a
+ *    data-stack chunk before unmapping it (_PyThreadState_PopFrame, checked in
+ *    the 3.11-3.13 disassembly).
+ *  - Anything else -- a frame outside a live chunk, a code object, a string, a
+ *    line table -- may be stale or half-written if the signal landed inside a
+ *    push or pop (or a greenlet switch), so each object's memory is checked to
+ *    be mapped (mincore) and its type to be exactly the expected one before a
+ *    field is read, and the walk stops at the first thing that does not check
+ *    out. Reads are bounded by the objects' own lengths and by fixed caps.
+ *    mincore proves a page is mapped, not that it is readable: a stale pointer
+ *    into a PROT_NONE guard page would still fault. CPython's own allocators do
+ *    not make such pages.
+ *  - Sampling must stop before finalization frees thread states (atexit): a
+ *    daemon thread's TSS slot then still points at its freed thread state.
+ *
+ * Line numbers and names come from the same fields CPython's own
+ * PyFrame_GetLineNumber / traceback code reads; the line tables are parsed here
+ * rather than with PyCode_Addr2Line because 3.9's version calls PyBytes_Size
+ * (which raises on a bad object) and 3.11's indexes an optional side array
+ * without a bound; here every read is bounded by the table's length. */
+
+#define Py_BUILD_CORE 1 /* the frame structs are in the internal headers */
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
+#error "py_frames.c knows the frame layouts of CPython 3.9 to 3.13 only"
+#endif
+#ifdef Py_GIL_DISABLED
+/* Untested: object headers differ and other threads run truly concurrently. */
+#error "py_frames.c does not support free-threaded CPython builds"
+#endif
+
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h> /* 3.9/3.10: PyFrameObject is public */
+#else
+#include <internal/pycore_frame.h> /* 3.11+: _PyInterpreterFrame */
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "py_frames.h"
+
+/* Frames followed per walk, recorded or skipped (3.12+ adds a C-stack shim
+ * frame per Python-to-C-to-Python transition); a cycle in a corrupt chain ends
+ * here too. */
+#define AWD_MAX_HOPS (4 * AWD_MAX_PY_FRAMES + 64)
+/* Data-stack chunks remembered per walk. A chunk holds about a hundred frames,
+ * so this covers far more than AWD_MAX_HOPS; frames beyond fall back to mincore. */
+#define AWD_MAX_CHUNKS 32
+/* Line tables longer than this are treated as corrupt (real ones are a few KiB). */
+#define AWD_MAX_LINETABLE (1 << 24)
+
+/* Page size for mincore; 0 until awd_py_frames_init() (then nothing is
+ * checked with mincore and objects are trusted). */
+static size_t awd_page_size;
+/* Set once mincore has failed with something other than ENOMEM (a seccomp
+ * filter, say); from then on objects are trusted as when it is missing. */
+static volatile sig_atomic_t awd_mincore_unusable;
+
+/* Called once at import with the GIL held (not in a signal handler). */
+void awd_py_frames_init(void) {
+  long page = sysconf(_SC_PAGESIZE);
+  awd_page_size = page > 0 ? (size_t)page : 0;
+}
+
+/* ---- memory checks ------------------------------------------------------ */
+
+/* Signal handler context. Whether [p, p + len) lies in mapped pages. Returns 1
+ * when it cannot tell (not initialised, or mincore refused), leaving the type
+ * checks as the only guard. Clobbers errno (the walker restores it). */
+static int awd_mapped(const void *p, size_t len) {
+  uintptr_t addr = (uintptr_t)p;
+  if (addr < 4096 || len > AWD_MAX_LINETABLE + 4096 || addr + len < addr) {
+    return 0;
+  }
+  size_t page = awd_page_size;
+  if (page == 0 || awd_mincore_unusable) {
+    return 1;
+  }
+  uintptr_t start = addr & ~(uintptr_t)(page - 1);
+  uintptr_t end = addr + (len ? len : 1);
+  unsigned char vec[16];
+  while (start < end) {
+    size_t pages = (end - start + page - 1) / page;
+    if (pages > sizeof vec) {
+      pages = sizeof vec;
+    }
+    if (mincore((void *)start, pages * page, vec) != 0) {
+      if (errno == ENOMEM) {
+        return 0;
+      }
+      if (errno == EAGAIN) {
+        return 0; /* the kernel could not look: do not risk the read */
+      }
+      awd_mincore_unusable = 1;
+      return 1;
+    }
+    start += pages * page;
+  }
+  return 1;
+}
+
+/* Signal handler context. Whether p can be a PyObject (aligned) whose first
+ * len bytes are mapped. */
+static int awd_object_mapped(const void *p, size_t len) {
+  return p != NULL && ((uintptr_t)p & (sizeof(void *) - 1)) == 0 &&
+         awd_mapped(p, len);
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+/* Signal handler context. Writes code point cp as UTF-8 into dst if the whole
+ * sequence fits in room bytes; returns the bytes written, 0 if it does not fit
+ * (so a sequence is never cut in half). Surrogates (which a str may hold, e.g.
+ * from surrogateescape file names) and NUL become U+FFFD. */
+static size_t awd_put_utf8(char *dst, size_t room, uint32_t cp) {
+  if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+    cp = 0xFFFD;
+  }
+  if (cp < 0x80) {
+    if (room < 1) return 0;
+    dst[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    if (room < 2) return 0;
+    dst[0] = (char)(0xC0 | (cp >> 6));
+    dst[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    if (room < 3) return 0;
+    dst[0] = (char)(0xE0 | (cp >> 12));
+    dst[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    dst[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  if (room < 4) return 0;
+  dst[0] = (char)(0xF0 | (cp >> 18));
+  dst[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  dst[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  dst[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* Signal handler context. Copies str object s into dst (cap > 1 bytes) as
+ * NUL-terminated UTF-8, truncated to fit, by reading the object's kind and
+ * data directly: PyUnicode_AsUTF8 would allocate and cache. Only compact
+ * strings (everything the compiler makes) are read; a legacy or not-ready
+ * string, a non-str or an unmapped object gives "?". */
+static void awd_copy_str(char *dst, size_t cap, PyObject *s) {
+  size_t used = 0;
+  if (!awd_object_mapped(s, sizeof(PyASCIIObject)) ||
+      Py_TYPE(s) != &PyUnicode_Type) {
+    goto unknown;
+  }
+  const PyASCIIObject *a = (const PyASCIIObject *)s;
+#if PY_VERSION_HEX < 0x030C0000
+  if (!a->state.ready) {
+    goto unknown;
+  }
+#endif
+  unsigned int kind = a->state.kind;
+  if (!a->state.compact || (kind != 1 && kind != 2 && kind != 4) ||
+      (a->state.ascii && kind != 1) || a->length < 0) {
+    goto unknown;
+  }
+  const char *data = a->state.ascii
+                         ? (const char *)(a + 1)
+                         : (const char *)((const PyCompactUnicodeObject *)s + 1);
+  /* Every code point takes at least one byte, so at most cap - 1 are needed. */
+  size_t n = (size_t)a->length < cap - 1 ? (size_t)a->length : cap - 1;
+  if (n > 0 && !awd_mapped(data, n * kind)) {
+    goto unknown;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint32_t cp = kind == 1   ? ((const uint8_t *)data)[i]
+                  : kind == 2 ? ((const uint16_t *)data)[i]
+                              : ((const uint32_t *)data)[i];
+    size_t w = awd_put_utf8(dst + used, cap - 1 - used, cp);
+    if (w == 0) {
+      break;
+    }
+    used += w;
+  }
+  dst[used] = '\0';
+  return;
+unknown:
+  dst[0] = '?';
+  dst[1] = '\0';
+}
+
+/* ---- line tables -------------------------------------------------------- */
+
+/* Signal handler context. Points *data and *len at the bytes of line table t
+ * (a bytes object owned by a checked code object); 0 if t is not a mapped
+ * bytes object of sane length. */
+static int awd_table_bytes(PyObject *t, const unsigned char **data,
+                           Py_ssize_t *len) {
+  if (!awd_object_mapped(t, sizeof(PyBytesObject)) ||
+      Py_TYPE(t) != &PyBytes_Type) {
+    return 0;
+  }
+  Py_ssize_t n = Py_SIZE(t);
+  const unsigned char *p =
+      (const unsigned char *)((const PyBytesObject *)t)->ob_sval;
+  if (n < 0 || n > AWD_MAX_LINETABLE || (n > 0 && !awd_mapped(p, (size_t)n))) {
+    return 0;
+  }
+  *data = p;
+  *len = n;
+  return 1;
+}
+
+#if PY_VERSION_HEX < 0x030A0000
+/* Signal handler context. 3.9: the line of byte offset addr from co_lnotab,
+ * pairs of (unsigned byte-offset increment, signed line increment) from
+ * co_firstlineno; an offset belongs to the last pair whose offset it reached. */
+static int awd_code_line(PyCodeObject *co, int addr) {
+  const unsigned char *p;
+  Py_ssize_t n;
+  if (!awd_table_bytes(co->co_lnotab, &p, &n)) {
+    return -1;
+  }
+  int line = co->co_firstlineno;
+  long at = 0;
+  for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+    at += p[i];
+    if (at > addr) {
+      break;
+    }
+    line += (signed char)p[i + 1];
+  }
+  return line;
+}
+
+#elif PY_VERSION_HEX < 0x030B0000
+/* Signal handler context. 3.10: the line of byte offset addr from
+ * co_linetable, pairs of (unsigned range length, signed line delta) from
+ * co_firstlineno, where a delta of -128 marks a range with no line. A negative
+ * offset (frame not started) is the first line, as in PyCode_Addr2Line. */
+static int awd_code_line(PyCodeObject *co, int addr) {
+  if (addr < 0) {
+    return co->co_firstlineno;
+  }
+  const unsigned char *p;
+  Py_ssize_t n;
+  if (!awd_table_bytes(co->co_linetable, &p, &n)) {
+    return -1;
+  }
+  int line = co->co_firstlineno;
+  long end = 0;
+  for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
+    long start = end;
+    end += p[i];
+    signed char delta = (signed char)p[i + 1];
+    if (delta != -128) {
+      line += delta;
+    }
+    if (start <= addr && addr < end) {
+      return delta == -128 ? -1 : line;
+    }
+  }
+  return -1;
+}
+
+#else
+/* Signal handler context. Reads a location-table varint (6 bits a byte, bit 6
+ * says more follow) at *pp, not past lim; 0 if it runs out. */
+static int awd_read_varint(const unsigned char **pp, const unsigned char *lim,
+                           unsigned int *out) {
+  const unsigned char *p = *pp;
+  unsigned int value = 0;
+  for (unsigned int shift = 0; shift < 32; shift += 6) {
+    if (p >= lim) {
+      return 0;
+    }
+    unsigned char b = *p++;
+    value |= (unsigned int)(b & 63) << shift;
+    if (!(b & 64)) {
+      *pp = p;
+      *out = value;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Signal handler context. 3.11+: the line of instruction index idx from the
+ * location table (Objects/locations.md). Each entry starts with a byte with bit
+ * 7 set: bits 3-6 its form, bits 0-2 its length in code units minus one. Forms
+ * 13 and 14 start with a signed-varint line delta, 10-12 have a delta of
+ * form - 10, 0-9 a delta of 0, and 15 means no line for the range. idx -1
+ * (frame not started) is the first line, as in PyCode_Addr2Line. */
+static int awd_code_line(PyCodeObject *co, int idx) {
+  if (idx < 0) {
+    return co->co_firstlineno;
+  }
+  const unsigned char *p;
+  Py_ssize_t n;
+  if (!awd_table_bytes(co->co_linetable, &p, &n)) {
+    return -1;
+  }
+  const unsigned char *lim = p + n;
+  int line = co->co_firstlineno;
+  long end = 0;
+  while (p < lim) {
+    unsigned char head = *p++;
+    if (!(head & 0x80)) {
+      return -1; /* not at an entry start: corrupt */
+    }
+    int form = (head >> 3) & 15;
+    end += (head & 7) + 1;
+    if (form == 13 || form == 14) {
+      unsigned int v;
+      if (!awd_read_varint(&p, lim, &v)) {
+        return -1;
+      }
+      line += (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
+    } else if (form >= 10 && form <= 12) {
+      line += form - 10;
+    }
+    if (idx < end) {
+      return form == 15 ? -1 : line;
+    }
+    while (p < lim && !(*p & 0x80)) {
+      p++; /* the rest of the entry: columns */
+    }
+  }
+  return -1;
+}
+#endif
+
+/* ---- one walk ----------------------------------------------------------- */
+
+typedef struct {
+  uintptr_t lo, hi; /* [lo, hi): the usable part of one data-stack chunk */
+} awd_range;
+
+/* What one walk has learned; lives on the handler's stack. */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030B0000
+  awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's live data-stack chunks */
+  int nchunks;
+#endif
+  PyCodeObject *last_code; /* code object of the last recorded frame ... */
+  int last_index;          /* ... and its record, to reuse its names */
+} awd_walk;
+
+/* A frame as step() reads it. */
+typedef struct {
+  const void *next;  /* the caller's frame */
+  PyCodeObject *code;
+  int where;        /* 3.9: byte offset; 3.10: f_lasti; 3.11+: instruction index */
+  int lineno;       /* 3.9/3.10: the frame's own f_lineno when it applies, else 0 */
+} awd_frame_view;
+
+enum { AWD_STEP_RECORD, AWD_STEP_SKIP, AWD_STEP_STOP };
+
+/* Signal handler context. Whether co is a mapped code object. The code object
+ * of the last recorded frame has been checked already. */
+static int awd_code_ok(const awd_walk *w, PyCodeObject *co) {
+  if (co != NULL && co == w->last_code) {
+    return 1;
+  }
+  return awd_object_mapped(co, sizeof(PyCodeObject)) &&
+         Py_TYPE((PyObject *)co) == &PyCode_Type;
+}
+
+#if PY_VERSION_HEX < 0x030B0000
+/* Signal handler context. 3.9/3.10: the innermost frame object. */
+static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
+  (void)w;
+  return ts->frame;
+}
+
+/* Signal handler context. 3.9/3.10: reads frame object fp; frame objects are
+ * linked into tstate->frame only once complete, so none is skipped. */
+static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
+  PyFrameObject *f = (PyFrameObject *)fp;
+  if (!awd_object_mapped(f, sizeof(PyFrameObject)) ||
+      Py_TYPE((PyObject *)f) != &PyFrame_Type) {
+    return AWD_STEP_STOP;
+  }
+  v->next = f->f_back;
+  v->code = f->f_code;
+  if (!awd_code_ok(w, v->code)) {
+    return AWD_STEP_STOP;
+  }
+#if PY_VERSION_HEX < 0x030A0000
+  /* PyFrame_GetLineNumber: f_lineno is kept only while tracing. */
+  v->lineno = f->f_trace != NULL ? f->f_lineno : 0;
+  v->where = f->f_lasti; /* bytes */
+#else
+  /* PyFrame_GetLineNumber: f_lineno when non-zero, else the table at
+   * f_lasti * sizeof(_Py_CODEUNIT) (f_lasti counts code units on 3.10). */
+  v->lineno = f->f_lineno;
+  v->where = f->f_lasti < 0 ? -1 : f->f_lasti * (int)sizeof(_Py_CODEUNIT);
+#endif
+  return AWD_STEP_RECORD;
+}
+
+/* Signal handler context. The line of a frame read by awd_step(). */
+static int awd_view_line(const awd_frame_view *v) {
+  return v->lineno != 0 ? v->lineno : awd_code_line(v->code, v->where);
+}
+
+#else /* 3.11+ */
+/* Signal handler context. 3.11+: notes the thread's live data-stack chunks
+ * (owned by this thread, unlinked before they are freed) and returns the
+ * innermost _PyInterpreterFrame. */
+static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
+  w->nchunks = 0;
+  const _PyStackChunk *c = ts->datastack_chunk;
+  while (c != NULL && w->nchunks < AWD_MAX_CHUNKS &&
+         ((uintptr_t)c & (sizeof(void *) - 1)) == 0) {
+    /* A chunk being pushed may not have its size yet: skip it, frames in it
+     * then go through mincore. */
+    if (c->size > offsetof(_PyStackChunk, data) && c->size < ((size_t)1 << 32)) {
+      w->chunks[w->nchunks].lo = (uintptr_t)c->data;
+      w->chunks[w->nchunks].hi = (uintptr_t)c + c->size;
+      w->nchunks++;
+    }
+    c = c->previous;
+  }
+#if PY_VERSION_HEX >= 0x030D0000
+  return ts->current_frame;
+#else
+  /* The _PyCFrame lives on this thread's C stack (or in the thread state);
+   * checked anyway because a greenlet switch moves it. */
+  const _PyCFrame *cf = ts->cframe;
+  if (!awd_object_mapped(cf, sizeof *cf)) {
+    return NULL;
+  }
+  return cf->current_frame;
+#endif
+}
+
+/* Signal handler context. Whether a frame header at f can be read: inside a
+ * live chunk, or else (generator frames live in their generator object, entry
+ * frames on the C stack) in mapped memory. */
+static int awd_frame_mapped(const awd_walk *w, const void *f) {
+  uintptr_t lo = (uintptr_t)f, hi = lo + sizeof(_PyInterpreterFrame);
+  if (f == NULL || (lo & (sizeof(void *) - 1)) != 0) {
+    return 0;
+  }
+  for (int i = 0; i < w->nchunks; i++) {
+    if (lo >= w->chunks[i].lo && hi <= w->chunks[i].hi) {
+      return 1;
+    }
+  }
+  return awd_mapped(f, sizeof(_PyInterpreterFrame));
+}
+
+/* Signal handler context. 3.11+: reads _PyInterpreterFrame fp. Skips what
+ * CPython's own traceback code skips: C-stack entry frames (3.12+), frames
+ * whose executable is not a code object (3.13 shims), and incomplete frames
+ * (_PyFrame_IsIncomplete: pushed but not yet at their first traceable
+ * instruction; generator frames are always complete). */
+static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
+  const _PyInterpreterFrame *f = (const _PyInterpreterFrame *)fp;
+  if (!awd_frame_mapped(w, f)) {
+    return AWD_STEP_STOP;
+  }
+  v->next = f->previous;
+  v->lineno = 0;
+  int owner = f->owner;
+#if PY_VERSION_HEX >= 0x030C0000
+  if (owner == FRAME_OWNED_BY_CSTACK) {
+    return AWD_STEP_SKIP;
+  }
+#endif
+  if (owner != FRAME_OWNED_BY_THREAD && owner != FRAME_OWNED_BY_GENERATOR &&
+      owner != FRAME_OWNED_BY_FRAME_OBJECT) {
+    return AWD_STEP_STOP;
+  }
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject *exe = f->f_executable;
+  if (!awd_object_mapped(exe, sizeof(PyObject))) {
+    return AWD_STEP_STOP;
+  }
+  if (Py_TYPE(exe) != &PyCode_Type) {
+    return AWD_STEP_SKIP; /* a shim frame (None) */
+  }
+  v->code = (PyCodeObject *)exe;
+  const _Py_CODEUNIT *ip = f->instr_ptr; /* the current instruction */
+#else
+  v->code = f->f_code;
+  const _Py_CODEUNIT *ip = f->prev_instr; /* the last one started */
+#endif
+  if (!awd_code_ok(w, v->code)) {
+    return AWD_STEP_STOP;
+  }
+  /* _PyInterpreterFrame_LASTI, without trusting ip: it must fall inside the
+   * code (or one unit before it, for a frame not started yet). */
+  intptr_t bytes = (intptr_t)((uintptr_t)ip - (uintptr_t)_PyCode_CODE(v->code));
+  if (bytes % (intptr_t)sizeof(_Py_CODEUNIT) != 0) {
+    return AWD_STEP_STOP;
+  }
+  intptr_t idx = bytes / (intptr_t)sizeof(_Py_CODEUNIT);
+  if (idx < -1 || idx >= Py_SIZE(v->code)) {
+    return AWD_STEP_STOP;
+  }
+  v->where = (int)idx;
+  if (owner != FRAME_OWNED_BY_GENERATOR &&
+      idx < v->code->_co_firsttraceable) {
+    return AWD_STEP_SKIP;
+  }
+  return AWD_STEP_RECORD;
+}
+
+/* Signal handler context. The line of a frame read by awd_step(). */
+static int awd_view_line(const awd_frame_view *v) {
+  return awd_code_line(v->code, v->where);
+}
+#endif
+
+/* Signal handler context. Fills record r for the frame in v. Names are copied
+ * from the previous record when it ran the same code (deep recursion). */
+static void awd_record(awd_walk *w, awd_py_stack *out, int index,
+                       const awd_frame_view *v) {
+  awd_py_frame *r = &out->frames[index];
+  PyCodeObject *co = v->code;
+  if (co == w->last_code && w->last_index >= 0) {
+    memcpy(r->file, out->frames[w->last_index].file, sizeof r->file);
+    memcpy(r->func, out->frames[w->last_index].func, sizeof r->func);
+  } else {
+    awd_copy_str(r->file, sizeof r->file, co->co_filename);
+#if PY_VERSION_HEX >= 0x030B0000
+    awd_copy_str(r->func, sizeof r->func, co->co_qualname);
+#else
+    awd_copy_str(r->func, sizeof r->func, co->co_name);
+#endif
+  }
+  r->line = awd_view_line(v);
+  r->is_coroutine =
+      (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
+  w->last_code = co;
+  w->last_index = index;
+}
+
+/* Runs in a signal handler on the thread being sampled (see the top of the
+ * file for what it assumes). Finds this thread's own thread state through the
+ * GIL-state TSS slot, which stays set while the thread has released the GIL
+ * (time.sleep, lock.acquire), unlike the "current" thread state. */
+void awd_walk_current_thread(awd_py_stack *out) {
+  int saved_errno = errno;
+  out->thread_ident = 0;
+  out->has_python = 0;
+  out->depth = 0;
+  out->truncated = 0;
+
+  PyThreadState *ts = PyGILState_GetThisThreadState();
+  if (ts == NULL) {
+    errno = saved_errno;
+    return;
+  }
+  out->has_python = 1;
+  out->thread_ident = (uint64_t)ts->thread_id;
+
+  awd_walk w;
+  w.last_code = NULL;
+  w.last_index = -1;
+  int depth = 0;
+  int hops = 0;
+  const void *f = awd_first_frame(ts, &w);
+  for (; f != NULL && hops < AWD_MAX_HOPS; hops++) {
+    awd_frame_view v;
+    int step = awd_step(&w, f, &v);
+    if (step == AWD_STEP_STOP) {
+      f = NULL;
+      break;
+    }
+    if (step == AWD_STEP_RECORD) {
+      if (depth == AWD_MAX_PY_FRAMES) {
+        out->truncated = 1; /* keep the innermost frames */
+        break;
+      }
+      awd_record(&w, out, depth, &v);
+      depth++;
+    }
+    f = v.next;
+  }
+  if (f != NULL && hops == AWD_MAX_HOPS) {
+    out->truncated = 1; /* the chain went on past the hop limit */
+  }
+  out->depth = depth;
+  errno = saved_errno;
+}

@@ -1,0 +1,62 @@
+// The report model: one Sample of one hang Episode, each thread's stack as
+// Frames, outermost first. Renderers (text_report, json_report) turn it into
+// files; nothing here knows a file format. Python mirrors it in
+// aiowatchdog/_report_files.py (the parser of both formats).
+#ifndef AIOWATCHDOG_REPORT_MODEL_H_
+#define AIOWATCHDOG_REPORT_MODEL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aiowatchdog {
+
+// Bumped whenever a field changes meaning or goes away; README documents it.
+inline constexpr int kReportSchemaVersion = 1;
+
+struct Frame {
+  std::string kind = "python";  // "python" now; "native" frames come next
+  std::string file;
+  int32_t line = -1;            // -1: unknown
+  std::string function;
+  std::string source;           // the stripped source line, or empty
+};
+
+struct ThreadReport {
+  uint64_t ident = 0;          // threading.get_ident(); 0 when unknown
+  int64_t native_id = 0;       // kernel thread id
+  std::string name;            // threading name, else the kernel's
+  bool is_loop = false;        // the watched event loop runs on this thread
+  // "answered", or why not: "signals blocked", "no answer", "gone".
+  std::string status = "answered";
+  std::string kernel_state;    // "R", "S", "D", ... from /proc
+  bool truncated = false;      // outermost frames were dropped
+  std::vector<Frame> frames;   // outermost first
+};
+
+struct TaskInfo {
+  std::string coroutine;  // the task's coroutine: its qualified name
+  std::string file;
+  int32_t line = -1;
+};
+
+struct SampleReport {
+  std::string episode_id;
+  int32_t sample_index = 0;
+  int32_t samples = 0;            // samples planned per episode
+  double blocked_s = 0;           // no heartbeat for this long at capture
+  double interval_s = 0;
+  double sample_interval_s = 0;
+  int64_t pid = 0;
+  std::string python_version;
+  int64_t captured_unix_ns = 0;   // wall clock at capture
+  std::string captured_local;     // ISO 8601 local time with UTC offset
+  std::optional<TaskInfo> task;   // the loop's current task, when known
+  int32_t other_threads = 0;      // threads with no Python frames (not listed)
+  std::vector<ThreadReport> threads;  // the loop's thread first
+};
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_REPORT_MODEL_H_

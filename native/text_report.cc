@@ -1,0 +1,61 @@
+// See text_report.h. Every value is put on one line: control characters in
+// names or paths (which could forge a line of their own) become '?'.
+#include "text_report.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
+
+#include "json_report.h"
+
+namespace aiowatchdog {
+namespace {
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
+std::string LineText(int32_t line) { return line < 0 ? "?" : std::to_string(line); }
+
+}  // namespace
+
+std::string RenderTextReport(const SampleReport& r) {
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "# aiowatchdog hang report (schema {})\n", kReportSchemaVersion);
+  fmt::format_to(it, "# Episode: {}\n", OneLine(r.episode_id));
+  fmt::format_to(it, "# Sample: {} of {}\n", r.sample_index, r.samples);
+  fmt::format_to(it, "# Blocked for: {:.3f} s\n", r.blocked_s);
+  fmt::format_to(it, "# Interval: {:.3f} s\n", r.interval_s);
+  fmt::format_to(it, "# Sample interval: {:.3f} s\n", r.sample_interval_s);
+  fmt::format_to(it, "# PID: {}\n", r.pid);
+  fmt::format_to(it, "# Python: {}\n", OneLine(r.python_version));
+  fmt::format_to(it, "# Captured: {}\n", OneLine(r.captured_local));
+  if (r.task) {
+    fmt::format_to(it, "# Task: {} in \"{}\", line {}\n", OneLine(r.task->coroutine),
+                   OneLine(r.task->file), LineText(r.task->line));
+  }
+  fmt::format_to(it, "# Threads without Python frames: {}\n", r.other_threads);
+
+  for (const ThreadReport& t : r.threads) {
+    // The ident first, as aiodebug writes it; the rest is ours.
+    fmt::format_to(it, "\n# ThreadID: {} name={} native={} state={}", t.ident,
+                   JsonQuote(t.name), t.native_id,
+                   t.kernel_state.empty() ? "?" : OneLine(t.kernel_state));
+    if (t.is_loop) out += " [event loop]";
+    if (t.status != "answered") fmt::format_to(it, " [not answered: {}]", OneLine(t.status));
+    out += '\n';
+    if (t.truncated) out += "# (truncated: outermost frames not shown)\n";
+    for (const Frame& f : t.frames) {
+      fmt::format_to(it, "File: \"{}\", line {}, in {}\n", OneLine(f.file), LineText(f.line),
+                     OneLine(f.function));
+      if (!f.source.empty()) fmt::format_to(it, "  {}\n", OneLine(f.source));
+    }
+  }
+  return out;
+}
+
+}  // namespace aiowatchdog

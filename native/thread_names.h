@@ -1,0 +1,32 @@
+// Thread names as `threading` knows them, for reports written without the
+// GIL. The Python side publishes (native id, ident, name) triples now and then
+// (at start and from the heartbeat, at most once a second); the watchdog
+// thread looks them up when it writes. A thread named after the last update
+// shows its kernel name instead. Process-wide and thread-safe; not for signal
+// context.
+#ifndef AIOWATCHDOG_THREAD_NAMES_H_
+#define AIOWATCHDOG_THREAD_NAMES_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aiowatchdog {
+
+struct NamedThread {
+  int64_t native_id;
+  uint64_t ident;
+  std::string name;
+};
+
+// Replaces the whole table.
+void PublishThreadNames(std::vector<NamedThread> threads);
+
+std::optional<std::string> LookUpThreadName(int64_t native_id);
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_THREAD_NAMES_H_

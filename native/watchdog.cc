@@ -1,0 +1,171 @@
+// See watchdog.h.
+#include "watchdog.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_format.h"
+#include "capture.h"
+#include "clock.h"
+#include "report_writer.h"
+#include "sample_builder.h"
+
+namespace aiowatchdog {
+namespace {
+
+// How many of the loop thread's innermost frames the recovery WARNING shows.
+constexpr size_t kWarningFrames = 5;
+
+std::chrono::steady_clock::time_point SteadyAt(int64_t monotonic_ns) {
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(monotonic_ns));
+}
+
+pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+}  // namespace
+
+Watchdog::Watchdog(WatchdogOptions options)
+    : options_(std::move(options)),
+      detector_(DetectorConfig{options_.interval_ns, options_.samples,
+                               options_.sample_interval_ns}) {}
+
+Watchdog::~Watchdog() {
+  RequestStop();
+  Join();
+}
+
+absl::Status Watchdog::Start() {
+  if (thread_.joinable()) return absl::FailedPreconditionError("watchdog already started");
+  // Block every signal while creating the thread so it inherits a full mask
+  // from its first instruction, not only once Run() gets to it.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    return absl::ResourceExhaustedError(absl::StrFormat("cannot start watchdog thread: %s", e.what()));
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return absl::OkStatus();
+}
+
+void Watchdog::Beat() {
+  if (loop_tid_.load(std::memory_order_relaxed) == 0) loop_tid_.store(CurrentTid());
+  last_beat_ns_.store(MonotonicNowNs(), std::memory_order_seq_cst);
+  // Only during an episode is the watchdog waiting for this beat. The mutex
+  // orders the notify after the watchdog's wait began (no lost wake-up).
+  if (in_episode_.load(std::memory_order_seq_cst)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_.notify_all();
+  }
+}
+
+std::vector<FinishedEpisode> Watchdog::TakeFinished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  has_finished_.store(false, std::memory_order_release);
+  return std::exchange(finished_, {});
+}
+
+void Watchdog::RequestStop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  wake_.notify_all();
+}
+
+void Watchdog::Join() {
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Watchdog::Run() {
+  const pid_t self = CurrentTid();
+  AddThreadToSkip(self);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    const int64_t last_beat = last_beat_ns_.load(std::memory_order_seq_cst);
+    if (last_beat == 0) {  // the loop has not run a heartbeat yet: not armed
+      wake_.wait_for(lock, std::chrono::nanoseconds(options_.interval_ns));
+      continue;
+    }
+    const Decision decision = detector_.Next(MonotonicNowNs(), last_beat);
+    switch (decision.kind) {
+      case Decision::Kind::kSleepUntil:
+        wake_.wait_until(lock, SteadyAt(decision.deadline_ns));
+        break;
+      case Decision::Kind::kSample:
+        in_episode_.store(true, std::memory_order_seq_cst);
+        lock.unlock();
+        TakeSample(decision);
+        lock.lock();
+        break;
+      case Decision::Kind::kEpisodeEnded:
+        EndEpisode(decision.blocked_ns, /*recovered=*/true);
+        break;
+    }
+  }
+  if (detector_.in_episode()) {
+    EndEpisode(MonotonicNowNs() - last_beat_ns_.load(), /*recovered=*/false);
+  }
+  lock.unlock();
+  RemoveThreadToSkip(self);
+  exited_.store(true, std::memory_order_release);
+}
+
+// Watchdog thread, mu_ not held: the capture and the disk writes.
+void Watchdog::TakeSample(const Decision& decision) {
+  const int64_t unix_ns = UnixNowNs();
+  if (decision.sample_index == 0) {
+    episodes_.fetch_add(1);
+    episode_start_unix_ms_ = unix_ns / 1'000'000;
+    current_ = FinishedEpisode{};
+    current_.episode_id =
+        absl::StrFormat("%d-%d-%d", getpid(), episode_start_unix_ms_, decision.episode_seq);
+  }
+  const pid_t loop_tid = loop_tid_.load();
+  const std::vector<RawThreadCapture> captures =
+      CaptureAllThreads(loop_tid, options_.answer_timeout_ns);
+
+  SampleReport header;
+  header.episode_id = current_.episode_id;
+  header.sample_index = decision.sample_index;
+  header.samples = options_.samples;
+  header.blocked_s = decision.blocked_ns / 1e9;
+  header.interval_s = options_.interval_ns / 1e9;
+  header.sample_interval_s = options_.sample_interval_ns / 1e9;
+  header.pid = getpid();
+  header.python_version = options_.python_version;
+  header.captured_unix_ns = unix_ns;
+  header.captured_local = LocalIsoTime(unix_ns);
+  const SampleReport report = BuildSample(std::move(header), captures, loop_tid, sources_);
+
+  if (decision.sample_index == 0) {
+    for (const ThreadReport& t : report.threads) {
+      if (!t.is_loop) continue;
+      const size_t n = std::min(kWarningFrames, t.frames.size());
+      current_.loop_frames.assign(t.frames.rbegin(), t.frames.rbegin() + n);
+    }
+  }
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(options_.output_dir, report);
+  if (written.ok()) {
+    current_.report_paths.push_back(written->text_path);
+  } else {
+    current_.errors.push_back(std::string(written.status().message()));
+  }
+}
+
+// Watchdog thread, mu_ held.
+void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
+  in_episode_.store(false, std::memory_order_seq_cst);
+  current_.blocked_s = blocked_ns / 1e9;
+  current_.recovered = recovered;
+  finished_.push_back(std::exchange(current_, FinishedEpisode{}));
+  has_finished_.store(true, std::memory_order_release);
+}
+
+}  // namespace aiowatchdog

@@ -1,0 +1,156 @@
+// The renderers and the atomic writer: what a report says and that nothing is
+// ever left half-written under a report's name.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "json_report.h"
+#include "report_writer.h"
+#include "source_lines.h"
+#include "text_report.h"
+
+namespace aiowatchdog {
+namespace {
+
+SampleReport MakeReport() {
+  SampleReport r;
+  r.episode_id = "42-1700000000000-1";
+  r.sample_index = 1;
+  r.samples = 3;
+  r.blocked_s = 1.2626;
+  r.interval_s = 0.25;
+  r.sample_interval_s = 1.0;
+  r.pid = 42;
+  r.python_version = "CPython 3.11.7";
+  r.captured_unix_ns = 1'700'000'000'123'456'000;
+  r.captured_local = "2023-11-14T22:13:20.123456+0000";
+  r.task = TaskInfo{"main", "/app/main.py", 12};
+  ThreadReport loop;
+  loop.ident = 140001;
+  loop.native_id = 42;
+  loop.name = "MainThread";
+  loop.is_loop = true;
+  loop.kernel_state = "S";
+  loop.frames = {Frame{"python", "/app/main.py", 20, "<module>", "asyncio.run(main())"},
+                 Frame{"python", "/app/main.py", 12, "main", "time.sleep(5)"}};
+  ThreadReport silent;
+  silent.ident = 0;
+  silent.native_id = 43;
+  silent.name = "worker \"1\"";
+  silent.status = "no answer";
+  silent.kernel_state = "D";
+  r.threads = {loop, silent};
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  return names;
+}
+
+std::string MakeTempDir() {
+  char templ[] = "/tmp/aiowatchdog-test-XXXXXX";
+  return mkdtemp(templ);
+}
+
+TEST(TextReport, KeepsAiodebugsLayout) {
+  const std::string text = RenderTextReport(MakeReport());
+  EXPECT_NE(text.find("\n# ThreadID: 140001 name=\"MainThread\" native=42 state=S [event loop]\n"
+                      "File: \"/app/main.py\", line 20, in <module>\n"
+                      "  asyncio.run(main())\n"
+                      "File: \"/app/main.py\", line 12, in main\n"
+                      "  time.sleep(5)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# Episode: 42-1700000000000-1\n# Sample: 1 of 3\n# Blocked for: 1.263 s\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# Task: main in \"/app/main.py\", line 12\n"), std::string::npos);
+  EXPECT_NE(text.find("name=\"worker \\\"1\\\"\" native=43 state=D [not answered: no answer]"),
+            std::string::npos)
+      << text;
+}
+
+TEST(TextReport, AControlCharacterCannotForgeALine) {
+  SampleReport r = MakeReport();
+  r.threads[0].frames[0].function = "evil\n# ThreadID: 1";
+  const std::string text = RenderTextReport(r);
+  EXPECT_EQ(text.find("\n# ThreadID: 1\n"), std::string::npos);
+  EXPECT_NE(text.find("in evil?# ThreadID: 1\n"), std::string::npos);
+}
+
+TEST(JsonQuote, EscapesAndRepairsUtf8) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+  EXPECT_EQ(JsonQuote("f\xc3\xbc"), "\"f\xc3\xbc\"");        // valid UTF-8 kept
+  EXPECT_EQ(JsonQuote("x\xff" "y"), "\"x\xEF\xBF\xBDy\"");  // invalid byte replaced
+  EXPECT_EQ(JsonQuote("\xc3"), "\"\xEF\xBF\xBD\"");          // cut sequence
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
+}
+
+TEST(JsonReport, CarriesTheModel) {
+  const std::string json = RenderJsonReport(MakeReport());
+  EXPECT_NE(json.find("\"schema\": \"aiowatchdog.report\""), std::string::npos);
+  EXPECT_NE(json.find("\"schema_version\": 1"), std::string::npos);
+  EXPECT_NE(json.find("\"task\": {\"coroutine\": \"main\", \"file\": \"/app/main.py\", \"line\": 12}"),
+            std::string::npos);
+  EXPECT_NE(json.find("{\"kind\": \"python\", \"file\": \"/app/main.py\", \"line\": 12, "
+                      "\"function\": \"main\", \"source\": \"time.sleep(5)\"}"),
+            std::string::npos)
+      << json;
+}
+
+TEST(ReportWriter, NamesFilesAsAiodebugDoes) {
+  const std::string stem = ReportStem(1'700'000'000'123'456'000, 2);
+  EXPECT_TRUE(std::regex_match(stem, std::regex(R"(stacktrace-\d{8}-\d{6}\.123456-2)"))) << stem;
+}
+
+TEST(ReportWriter, WritesBothFilesAndNoTemporaries) {
+  const std::string dir = MakeTempDir();
+  const SampleReport r = MakeReport();
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(dir, r);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(ReadFile(written->text_path), RenderTextReport(r));
+  EXPECT_EQ(ReadFile(written->json_path), RenderJsonReport(r));
+  EXPECT_EQ(ListDir(dir).size(), 2u);
+}
+
+TEST(ReportWriter, FailureLeavesNothingUnderAReportName) {
+  const std::string dir = MakeTempDir() + "/missing";
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(dir, MakeReport());
+  EXPECT_FALSE(written.ok());
+  EXPECT_NE(std::string(written.status().message()).find("missing"), std::string::npos);
+}
+
+TEST(SourceLines, ReadsStripsAndNoticesChanges) {
+  const std::string path = MakeTempDir() + "/mod.py";
+  std::ofstream(path) << "def f():\n    time.sleep(1)   \n";
+  SourceLines lines;
+  EXPECT_EQ(lines.Get(path, 2), "time.sleep(1)");
+  EXPECT_EQ(lines.Get(path, 3), "");
+  EXPECT_EQ(lines.Get(path, 0), "");
+  EXPECT_EQ(lines.Get("<frozen importlib._bootstrap>", 1), "");
+  std::ofstream(path) << "x = 1\ny = 22222\n";  // another size: re-read
+  EXPECT_EQ(lines.Get(path, 2), "y = 22222");
+}
+
+}  // namespace
+}  // namespace aiowatchdog

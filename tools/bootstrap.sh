@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything a fresh Debian machine lacks to build and test aiowatchdog:
+# the C++ toolchain and -dev packages (apt), then the Python build and test
+# requirements (pip) for every interpreter named in AIOWATCHDOG_PYTHONS (default:
+# the `python3` on PATH). Idempotent: a second run installs nothing and is quick.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libabsl-dev libboost-stacktrace-dev libfmt-dev libgtest-dev libgmock-dev
+)
+PY_PACKAGES=(pybind11 "setuptools>=61" wheel pytest hypothesis uvloop)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+for py in ${AIOWATCHDOG_PYTHONS:-python3}; do
+  if ! "$py" -c 'import pybind11, pytest, hypothesis, uvloop, setuptools, wheel' 2>/dev/null; then
+    echo "bootstrap: installing Python requirements for $py"
+    "$py" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+  fi
+done
