@@ -1,0 +1,70 @@
+"""The watchdog's options: one dataclass mirroring native/options.h.
+
+Every value is checked here, at the boundary users call, with a message that
+names the option and the bad value; the native core checks again and trusts
+nothing, but these are the messages people read.
+"""
+from __future__ import annotations
+
+import math
+import signal
+from dataclasses import dataclass
+from typing import Optional
+
+# A real-time signal the application is unlikely to use: not SIGRTMIN itself
+# (glibc and some runtimes take the first ones), not SIGPROF/SIGUSR1/SIGUSR2.
+DEFAULT_SIGNAL_OFFSET = 7
+
+
+def default_signal() -> int:
+    return int(signal.SIGRTMIN) + DEFAULT_SIGNAL_OFFSET
+
+
+def _check_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    if seconds > 1e6:
+        raise ValueError(f"{name} must be at most 1e6 seconds, got {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Options:
+    """What `hang_inspection.start` was asked for, validated.
+
+    interval: a hang is declared when the loop ran no heartbeat for longer
+        than this many seconds (the heartbeat runs every interval/2).
+    samples: stack samples per hang episode; sample 0 at detection.
+    sample_interval: seconds between the samples of one episode.
+    signal: the real-time signal used to interrupt threads for a capture.
+    """
+
+    interval: float = 0.25
+    samples: int = 3
+    sample_interval: float = 1.0
+    signal: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", _check_seconds("interval", self.interval))
+        object.__setattr__(
+            self, "sample_interval", _check_seconds("sample_interval", self.sample_interval)
+        )
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int):
+            raise TypeError(f"samples must be an int, got {self.samples!r}")
+        if self.samples < 1:
+            raise ValueError(f"samples must be >= 1, got {self.samples!r}")
+        if self.samples > 1000:
+            raise ValueError(f"samples must be <= 1000, got {self.samples!r}")
+        signo = default_signal() if self.signal is None else self.signal
+        if isinstance(signo, bool) or not isinstance(signo, int):
+            raise TypeError(f"signal must be an int, got {signo!r}")
+        low, high = int(signal.SIGRTMIN) + 1, int(signal.SIGRTMAX)
+        if not low <= int(signo) <= high:
+            raise ValueError(
+                f"signal must be a real-time signal from SIGRTMIN+1 ({low}) to SIGRTMAX ({high}), "
+                f"got {signo!r}"
+            )
+        object.__setattr__(self, "signal", int(signo))

@@ -1,0 +1,189 @@
+"""Catch a blocked event loop in the act: a drop-in for aiodebug.hang_inspection.
+
+    dumper = hang_inspection.start("/var/log/app/hangs", interval=0.25)
+    ...
+    await hang_inspection.stop_wait(dumper)
+
+A native watchdog thread expects a heartbeat from the loop. When none came for
+`interval` seconds it interrupts every thread with a signal, each records its
+own stack, and the watchdog writes `stacktrace-YYYYMMDD-HHMMSS.ffffff-N.txt`
+(and a `.json` twin) into the directory: sample 0 at detection, then one every
+`sample_interval` while the hang lasts, up to `samples`. When the loop
+recovers, a WARNING on the `aiowatchdog` logger says how long it was blocked,
+where, and which reports were written.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import platform
+import threading
+from types import TracebackType
+from typing import Optional, Type, Union
+
+from . import _native
+from ._heartbeat import Heartbeat, log_episodes, publish_thread_names
+from ._options import Options
+
+__all__ = ["Dumper", "start", "stop", "stop_wait"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# stop_wait polls the watchdog's exit this often; it must return within 50 ms.
+_STOP_POLL_S = 0.002
+
+
+class Dumper:
+    """One watched loop. Made by `start`; stop it with `stop` or `stop_wait`,
+    or use it as a (sync or async) context manager."""
+
+    def __init__(self, directory: str, loop: asyncio.AbstractEventLoop, options: Options) -> None:
+        self.directory = directory
+        self.loop = loop
+        self.options = options
+        self._watchdog = _native.Watchdog(
+            output_dir=directory,
+            interval=options.interval,
+            samples=options.samples,
+            sample_interval=options.sample_interval,
+            python_version=f"{platform.python_implementation()} {platform.python_version()}",
+        )
+        self._heartbeat = Heartbeat(loop, self._watchdog, options.interval / 2)
+        self._stopped = False
+        self._lock = threading.Lock()
+
+    def _start(self) -> None:
+        _native.install_capture_handler(self.options.signal)
+        publish_thread_names()
+        self._watchdog.start()
+        self._heartbeat.start()
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    @property
+    def episodes(self) -> int:
+        """Hang episodes detected so far."""
+        return int(self._watchdog.episodes_started)
+
+    def _begin_stop(self) -> bool:
+        with self._lock:
+            if self._stopped:
+                return False
+            self._stopped = True
+        self._heartbeat.cancel()
+        self._watchdog.request_stop()
+        return True
+
+    def _finish_stop(self) -> None:
+        self._watchdog.join()
+        log_episodes(self._watchdog.take_finished())
+
+    def stop(self) -> None:
+        if self._begin_stop():
+            self._finish_stop()
+
+    async def stop_wait(self) -> None:
+        if not self._begin_stop():
+            return
+        # Wait for the thread without blocking the loop and without a helper
+        # thread (the thread count must be back to what it was before start).
+        while not self._watchdog.stopped():
+            await asyncio.sleep(_STOP_POLL_S)
+        self._finish_stop()
+
+    def __enter__(self) -> "Dumper":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> "Dumper":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.stop_wait()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Dumper {state} dir={self.directory!r} interval={self.options.interval}>"
+
+
+def start(
+    stack_output_dir: PathLike,
+    interval: float = 0.25,
+    loop: Optional[asyncio.AbstractEventLoop] = None,
+    *,
+    samples: int = 3,
+    sample_interval: float = 1.0,
+    signal: Optional[int] = None,
+) -> Dumper:
+    """Starts watching `loop` (default: the running loop) for hangs.
+
+    Raises ValueError/TypeError for a bad option, NotADirectoryError when the
+    path (or a parent) is a file, PermissionError when the directory cannot be
+    written, RuntimeError when there is no loop to watch.
+    """
+    options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
+                      signal=signal)
+    directory = _prepare_directory(stack_output_dir)
+    if loop is None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "hang_inspection.start() needs a running event loop, or pass loop="
+            ) from None
+    if loop.is_closed():
+        raise RuntimeError(f"cannot watch a closed event loop: {loop!r}")
+    dumper = Dumper(directory, loop, options)
+    dumper._start()
+    return dumper
+
+
+def stop(dumper: Dumper) -> None:
+    """Stops `dumper` and waits for its thread (at most one capture). Stopping
+    twice is harmless."""
+    dumper.stop()
+
+
+async def stop_wait(dumper: Dumper) -> None:
+    """Stops `dumper` without blocking the loop; when it returns no further
+    report is written and no thread of ours is left."""
+    await dumper.stop_wait()
+
+
+def _prepare_directory(path: PathLike) -> str:
+    """Creates the report directory and proves it writable, so that a bad
+    directory fails at start rather than at the first hang."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"stack_output_dir must be a path, got {path!r}")
+    directory = os.path.abspath(os.fspath(path))
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory) from None
+    probe = os.path.join(directory, f".aiowatchdog-probe-{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise PermissionError(
+            e.errno, f"stack_output_dir is not writable ({e.strerror})", directory
+        ) from None
+    return directory
