@@ -3,6 +3,10 @@ watchdog's clock every interval/2, and that, being on the loop's thread with
 the GIL, does the Python-side chores: log finished episodes and publish thread
 names (the watchdog writes reports without the GIL, so it cannot ask
 `threading` for them).
+
+Names are republished when the number of threads changed (an O(1) check each
+beat) and at least once a second. A thread started in the very loop step that
+then blocks is never seen by a beat: its section shows the kernel's name.
 """
 from __future__ import annotations
 
@@ -62,6 +66,7 @@ class Heartbeat:
         self._period = period
         self._names_every = max(1, int(_NAMES_PERIOD / period))
         self._count = 0
+        self._thread_count = -1
         self._handle: Optional[asyncio.TimerHandle] = None
         self._cancelled = False
 
@@ -83,9 +88,11 @@ class Heartbeat:
             return
         if self._watchdog.beat():
             log_episodes(self._watchdog.take_finished())
-        if self._count % self._names_every == 0:
-            publish_thread_names()
         self._count += 1
+        thread_count = threading.active_count()
+        if thread_count != self._thread_count or self._count % self._names_every == 0:
+            self._thread_count = thread_count
+            publish_thread_names()
         self._handle = self._loop.call_later(self._period, self._beat)
 
 

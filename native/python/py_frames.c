@@ -73,28 +73,66 @@
 /* Data-stack chunks remembered per walk. A chunk holds about a hundred frames,
  * so this covers far more than AWD_MAX_HOPS; frames beyond fall back to mincore. */
 #define AWD_MAX_CHUNKS 32
+/* Pages remembered as mapped per walk: the code objects, names and line tables
+ * of one module tend to share pages, and mincore is a system call (about 1 us
+ * in a VM). */
+#define AWD_PAGE_CACHE 16
 /* Line tables longer than this are treated as corrupt (real ones are a few KiB). */
 #define AWD_MAX_LINETABLE (1 << 24)
 
 /* Page size for mincore; 0 until awd_py_frames_init() (then nothing is
  * checked with mincore and objects are trusted). */
 static size_t awd_page_size;
-/* Set once mincore has failed with something other than ENOMEM (a seccomp
- * filter, say); from then on objects are trusted as when it is missing. */
+/* Set once mincore has failed with something other than ENOMEM or EAGAIN (a
+ * seccomp filter, say); from then on objects are trusted as when it is missing. */
 static volatile sig_atomic_t awd_mincore_unusable;
 
 /* Called once at import with the GIL held (not in a signal handler). */
 void awd_py_frames_init(void) {
   long page = sysconf(_SC_PAGESIZE);
-  awd_page_size = page > 0 ? (size_t)page : 0;
+  awd_page_size = page > 0 && (page & (page - 1)) == 0 ? (size_t)page : 0;
+}
+
+typedef struct {
+  uintptr_t lo, hi; /* [lo, hi): the usable part of one data-stack chunk */
+} awd_range;
+
+/* What one walk has learned; lives on the handler's stack (about 1 KiB). */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030B0000
+  awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's live data-stack chunks */
+  int nchunks;
+#endif
+  uintptr_t pages[AWD_PAGE_CACHE]; /* page numbers found mapped, a ring */
+  int next_page;
+  PyCodeObject *last_code; /* code object of the last recorded frame ... */
+  int last_index;          /* ... its record, to reuse its names ... */
+  const unsigned char *table; /* ... and its checked line table */
+  Py_ssize_t table_len;
+} awd_walk;
+
+/* Runs in a signal handler (or with the GIL, in tests). Starts a walk. */
+static void awd_walk_init(awd_walk *w) {
+  memset(w, 0, sizeof *w);
+  w->last_index = -1;
 }
 
 /* ---- memory checks ------------------------------------------------------ */
 
+/* Signal handler context. Whether page number pn is in the walk's cache. */
+static int awd_page_known(const awd_walk *w, uintptr_t pn) {
+  for (int i = 0; i < AWD_PAGE_CACHE; i++) {
+    if (w->pages[i] == pn) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Signal handler context. Whether [p, p + len) lies in mapped pages. Returns 1
  * when it cannot tell (not initialised, or mincore refused), leaving the type
  * checks as the only guard. Clobbers errno (the walker restores it). */
-static int awd_mapped(const void *p, size_t len) {
+static int awd_mapped(awd_walk *w, const void *p, size_t len) {
   uintptr_t addr = (uintptr_t)p;
   if (addr < 4096 || len > AWD_MAX_LINETABLE + 4096 || addr + len < addr) {
     return 0;
@@ -103,34 +141,41 @@ static int awd_mapped(const void *p, size_t len) {
   if (page == 0 || awd_mincore_unusable) {
     return 1;
   }
-  uintptr_t start = addr & ~(uintptr_t)(page - 1);
-  uintptr_t end = addr + (len ? len : 1);
+  uintptr_t first = addr / page, last = (addr + (len ? len : 1) - 1) / page;
+  uintptr_t pn = first;
+  while (pn <= last && awd_page_known(w, pn)) {
+    pn++;
+  }
+  if (pn > last) {
+    return 1;
+  }
   unsigned char vec[16];
-  while (start < end) {
-    size_t pages = (end - start + page - 1) / page;
+  for (uintptr_t at = pn; at <= last;) {
+    size_t pages = (size_t)(last - at + 1);
     if (pages > sizeof vec) {
       pages = sizeof vec;
     }
-    if (mincore((void *)start, pages * page, vec) != 0) {
-      if (errno == ENOMEM) {
-        return 0;
-      }
-      if (errno == EAGAIN) {
-        return 0; /* the kernel could not look: do not risk the read */
+    if (mincore((void *)(at * page), pages * page, vec) != 0) {
+      if (errno == ENOMEM || errno == EAGAIN) {
+        return 0; /* unmapped, or the kernel could not look: do not read */
       }
       awd_mincore_unusable = 1;
       return 1;
     }
-    start += pages * page;
+    at += pages;
+  }
+  for (; pn <= last && pn < first + AWD_PAGE_CACHE; pn++) {
+    w->pages[w->next_page] = pn;
+    w->next_page = (w->next_page + 1) % AWD_PAGE_CACHE;
   }
   return 1;
 }
 
 /* Signal handler context. Whether p can be a PyObject (aligned) whose first
  * len bytes are mapped. */
-static int awd_object_mapped(const void *p, size_t len) {
+static int awd_object_mapped(awd_walk *w, const void *p, size_t len) {
   return p != NULL && ((uintptr_t)p & (sizeof(void *) - 1)) == 0 &&
-         awd_mapped(p, len);
+         awd_mapped(w, p, len);
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -169,14 +214,14 @@ static size_t awd_put_utf8(char *dst, size_t room, uint32_t cp) {
   return 4;
 }
 
-/* Signal handler context. Copies str object s into dst (cap > 1 bytes) as
+/* Signal handler context. Copies str object s into dst (cap >= 2 bytes) as
  * NUL-terminated UTF-8, truncated to fit, by reading the object's kind and
  * data directly: PyUnicode_AsUTF8 would allocate and cache. Only compact
  * strings (everything the compiler makes) are read; a legacy or not-ready
  * string, a non-str or an unmapped object gives "?". */
-static void awd_copy_str(char *dst, size_t cap, PyObject *s) {
+static void awd_copy_str(awd_walk *w, char *dst, size_t cap, PyObject *s) {
   size_t used = 0;
-  if (!awd_object_mapped(s, sizeof(PyASCIIObject)) ||
+  if (!awd_object_mapped(w, s, sizeof(PyASCIIObject)) ||
       Py_TYPE(s) != &PyUnicode_Type) {
     goto unknown;
   }
@@ -196,18 +241,18 @@ static void awd_copy_str(char *dst, size_t cap, PyObject *s) {
                          : (const char *)((const PyCompactUnicodeObject *)s + 1);
   /* Every code point takes at least one byte, so at most cap - 1 are needed. */
   size_t n = (size_t)a->length < cap - 1 ? (size_t)a->length : cap - 1;
-  if (n > 0 && !awd_mapped(data, n * kind)) {
+  if (n > 0 && !awd_mapped(w, data, n * kind)) {
     goto unknown;
   }
   for (size_t i = 0; i < n; i++) {
     uint32_t cp = kind == 1   ? ((const uint8_t *)data)[i]
                   : kind == 2 ? ((const uint16_t *)data)[i]
                               : ((const uint32_t *)data)[i];
-    size_t w = awd_put_utf8(dst + used, cap - 1 - used, cp);
-    if (w == 0) {
+    size_t wrote = awd_put_utf8(dst + used, cap - 1 - used, cp);
+    if (wrote == 0) {
       break;
     }
-    used += w;
+    used += wrote;
   }
   dst[used] = '\0';
   return;
@@ -218,19 +263,30 @@ unknown:
 
 /* ---- line tables -------------------------------------------------------- */
 
-/* Signal handler context. Points *data and *len at the bytes of line table t
- * (a bytes object owned by a checked code object); 0 if t is not a mapped
- * bytes object of sane length. */
-static int awd_table_bytes(PyObject *t, const unsigned char **data,
-                           Py_ssize_t *len) {
-  if (!awd_object_mapped(t, sizeof(PyBytesObject)) ||
+/* Signal handler context. Points *data and *len at the bytes of co's line
+ * table; 0 if it is not a mapped bytes object of sane length. Remembers the
+ * answer for co, the code of the frame being recorded. */
+static int awd_code_table(awd_walk *w, PyCodeObject *co,
+                          const unsigned char **data, Py_ssize_t *len) {
+  if (co == w->last_code && w->table != NULL) {
+    *data = w->table;
+    *len = w->table_len;
+    return 1;
+  }
+#if PY_VERSION_HEX < 0x030A0000
+  PyObject *t = co->co_lnotab;
+#else
+  PyObject *t = co->co_linetable;
+#endif
+  if (!awd_object_mapped(w, t, sizeof(PyBytesObject)) ||
       Py_TYPE(t) != &PyBytes_Type) {
     return 0;
   }
   Py_ssize_t n = Py_SIZE(t);
   const unsigned char *p =
       (const unsigned char *)((const PyBytesObject *)t)->ob_sval;
-  if (n < 0 || n > AWD_MAX_LINETABLE || (n > 0 && !awd_mapped(p, (size_t)n))) {
+  if (n < 0 || n > AWD_MAX_LINETABLE ||
+      (n > 0 && !awd_mapped(w, p, (size_t)n))) {
     return 0;
   }
   *data = p;
@@ -239,16 +295,13 @@ static int awd_table_bytes(PyObject *t, const unsigned char **data,
 }
 
 #if PY_VERSION_HEX < 0x030A0000
-/* Signal handler context. 3.9: the line of byte offset addr from co_lnotab,
- * pairs of (unsigned byte-offset increment, signed line increment) from
- * co_firstlineno; an offset belongs to the last pair whose offset it reached. */
-static int awd_code_line(PyCodeObject *co, int addr) {
-  const unsigned char *p;
-  Py_ssize_t n;
-  if (!awd_table_bytes(co->co_lnotab, &p, &n)) {
-    return -1;
-  }
-  int line = co->co_firstlineno;
+/* Signal handler context (pure). 3.9: the line of byte offset addr from
+ * co_lnotab, pairs of (unsigned byte-offset increment, signed line increment)
+ * from the first line; an offset belongs to the last pair whose offset it
+ * reached, as in 3.9's PyCode_Addr2Line. */
+static int awd_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno,
+                          int addr) {
+  int line = firstlineno;
   long at = 0;
   for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
     at += p[i];
@@ -261,20 +314,16 @@ static int awd_code_line(PyCodeObject *co, int addr) {
 }
 
 #elif PY_VERSION_HEX < 0x030B0000
-/* Signal handler context. 3.10: the line of byte offset addr from
- * co_linetable, pairs of (unsigned range length, signed line delta) from
- * co_firstlineno, where a delta of -128 marks a range with no line. A negative
+/* Signal handler context (pure). 3.10: the line of byte offset addr from
+ * co_linetable, pairs of (unsigned range length, signed line delta) from the
+ * first line, where a delta of -128 marks a range with no line. A negative
  * offset (frame not started) is the first line, as in PyCode_Addr2Line. */
-static int awd_code_line(PyCodeObject *co, int addr) {
+static int awd_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno,
+                          int addr) {
   if (addr < 0) {
-    return co->co_firstlineno;
+    return firstlineno;
   }
-  const unsigned char *p;
-  Py_ssize_t n;
-  if (!awd_table_bytes(co->co_linetable, &p, &n)) {
-    return -1;
-  }
-  int line = co->co_firstlineno;
+  int line = firstlineno;
   long end = 0;
   for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
     long start = end;
@@ -291,8 +340,8 @@ static int awd_code_line(PyCodeObject *co, int addr) {
 }
 
 #else
-/* Signal handler context. Reads a location-table varint (6 bits a byte, bit 6
- * says more follow) at *pp, not past lim; 0 if it runs out. */
+/* Signal handler context (pure). Reads a location-table varint (6 bits a byte,
+ * bit 6 says more follow) at *pp, not past lim; 0 if it runs out. */
 static int awd_read_varint(const unsigned char **pp, const unsigned char *lim,
                            unsigned int *out) {
   const unsigned char *p = *pp;
@@ -312,23 +361,19 @@ static int awd_read_varint(const unsigned char **pp, const unsigned char *lim,
   return 0;
 }
 
-/* Signal handler context. 3.11+: the line of instruction index idx from the
- * location table (Objects/locations.md). Each entry starts with a byte with bit
- * 7 set: bits 3-6 its form, bits 0-2 its length in code units minus one. Forms
- * 13 and 14 start with a signed-varint line delta, 10-12 have a delta of
+/* Signal handler context (pure). 3.11+: the line of instruction index idx from
+ * the location table (Objects/locations.md). Each entry starts with a byte with
+ * bit 7 set: bits 3-6 its form, bits 0-2 its length in code units minus one.
+ * Forms 13 and 14 start with a signed-varint line delta, 10-12 have a delta of
  * form - 10, 0-9 a delta of 0, and 15 means no line for the range. idx -1
  * (frame not started) is the first line, as in PyCode_Addr2Line. */
-static int awd_code_line(PyCodeObject *co, int idx) {
+static int awd_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno,
+                          int idx) {
   if (idx < 0) {
-    return co->co_firstlineno;
-  }
-  const unsigned char *p;
-  Py_ssize_t n;
-  if (!awd_table_bytes(co->co_linetable, &p, &n)) {
-    return -1;
+    return firstlineno;
   }
   const unsigned char *lim = p + n;
-  int line = co->co_firstlineno;
+  int line = firstlineno;
   long end = 0;
   while (p < lim) {
     unsigned char head = *p++;
@@ -357,39 +402,25 @@ static int awd_code_line(PyCodeObject *co, int idx) {
 }
 #endif
 
-/* ---- one walk ----------------------------------------------------------- */
+/* ---- frames ------------------------------------------------------------- */
 
-typedef struct {
-  uintptr_t lo, hi; /* [lo, hi): the usable part of one data-stack chunk */
-} awd_range;
-
-/* What one walk has learned; lives on the handler's stack. */
-typedef struct {
-#if PY_VERSION_HEX >= 0x030B0000
-  awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's live data-stack chunks */
-  int nchunks;
-#endif
-  PyCodeObject *last_code; /* code object of the last recorded frame ... */
-  int last_index;          /* ... and its record, to reuse its names */
-} awd_walk;
-
-/* A frame as step() reads it. */
+/* A frame as awd_step() reads it. */
 typedef struct {
   const void *next;  /* the caller's frame */
   PyCodeObject *code;
-  int where;        /* 3.9: byte offset; 3.10: f_lasti; 3.11+: instruction index */
-  int lineno;       /* 3.9/3.10: the frame's own f_lineno when it applies, else 0 */
+  int where;  /* 3.9: byte offset; 3.10: byte offset; 3.11+: instruction index */
+  int lineno; /* 3.9/3.10: the frame's own line when it is kept, else 0 */
 } awd_frame_view;
 
 enum { AWD_STEP_RECORD, AWD_STEP_SKIP, AWD_STEP_STOP };
 
 /* Signal handler context. Whether co is a mapped code object. The code object
  * of the last recorded frame has been checked already. */
-static int awd_code_ok(const awd_walk *w, PyCodeObject *co) {
+static int awd_code_ok(awd_walk *w, PyCodeObject *co) {
   if (co != NULL && co == w->last_code) {
     return 1;
   }
-  return awd_object_mapped(co, sizeof(PyCodeObject)) &&
+  return awd_object_mapped(w, co, sizeof(PyCodeObject)) &&
          Py_TYPE((PyObject *)co) == &PyCode_Type;
 }
 
@@ -400,11 +431,11 @@ static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
   return ts->frame;
 }
 
-/* Signal handler context. 3.9/3.10: reads frame object fp; frame objects are
- * linked into tstate->frame only once complete, so none is skipped. */
+/* Signal handler context. 3.9/3.10: reads frame object fp. A frame object is
+ * linked into tstate->frame only once built, so none is skipped. */
 static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   PyFrameObject *f = (PyFrameObject *)fp;
-  if (!awd_object_mapped(f, sizeof(PyFrameObject)) ||
+  if (!awd_object_mapped(w, f, sizeof(PyFrameObject)) ||
       Py_TYPE((PyObject *)f) != &PyFrame_Type) {
     return AWD_STEP_STOP;
   }
@@ -414,11 +445,12 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
     return AWD_STEP_STOP;
   }
 #if PY_VERSION_HEX < 0x030A0000
-  /* PyFrame_GetLineNumber: f_lineno is kept only while tracing. */
+  /* As PyFrame_GetLineNumber: f_lineno is kept only while tracing, else the
+   * table at f_lasti, which counts bytes on 3.9. */
   v->lineno = f->f_trace != NULL ? f->f_lineno : 0;
-  v->where = f->f_lasti; /* bytes */
+  v->where = f->f_lasti;
 #else
-  /* PyFrame_GetLineNumber: f_lineno when non-zero, else the table at
+  /* As PyFrame_GetLineNumber: f_lineno when non-zero, else the table at
    * f_lasti * sizeof(_Py_CODEUNIT) (f_lasti counts code units on 3.10). */
   v->lineno = f->f_lineno;
   v->where = f->f_lasti < 0 ? -1 : f->f_lasti * (int)sizeof(_Py_CODEUNIT);
@@ -426,17 +458,11 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   return AWD_STEP_RECORD;
 }
 
-/* Signal handler context. The line of a frame read by awd_step(). */
-static int awd_view_line(const awd_frame_view *v) {
-  return v->lineno != 0 ? v->lineno : awd_code_line(v->code, v->where);
-}
-
 #else /* 3.11+ */
 /* Signal handler context. 3.11+: notes the thread's live data-stack chunks
  * (owned by this thread, unlinked before they are freed) and returns the
  * innermost _PyInterpreterFrame. */
 static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
-  w->nchunks = 0;
   const _PyStackChunk *c = ts->datastack_chunk;
   while (c != NULL && w->nchunks < AWD_MAX_CHUNKS &&
          ((uintptr_t)c & (sizeof(void *) - 1)) == 0) {
@@ -455,7 +481,7 @@ static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
   /* The _PyCFrame lives on this thread's C stack (or in the thread state);
    * checked anyway because a greenlet switch moves it. */
   const _PyCFrame *cf = ts->cframe;
-  if (!awd_object_mapped(cf, sizeof *cf)) {
+  if (!awd_object_mapped(w, cf, sizeof *cf)) {
     return NULL;
   }
   return cf->current_frame;
@@ -465,7 +491,7 @@ static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
 /* Signal handler context. Whether a frame header at f can be read: inside a
  * live chunk, or else (generator frames live in their generator object, entry
  * frames on the C stack) in mapped memory. */
-static int awd_frame_mapped(const awd_walk *w, const void *f) {
+static int awd_frame_mapped(awd_walk *w, const void *f) {
   uintptr_t lo = (uintptr_t)f, hi = lo + sizeof(_PyInterpreterFrame);
   if (f == NULL || (lo & (sizeof(void *) - 1)) != 0) {
     return 0;
@@ -475,7 +501,7 @@ static int awd_frame_mapped(const awd_walk *w, const void *f) {
       return 1;
     }
   }
-  return awd_mapped(f, sizeof(_PyInterpreterFrame));
+  return awd_mapped(w, f, sizeof(_PyInterpreterFrame));
 }
 
 /* Signal handler context. 3.11+: reads _PyInterpreterFrame fp. Skips what
@@ -502,7 +528,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   }
 #if PY_VERSION_HEX >= 0x030D0000
   PyObject *exe = f->f_executable;
-  if (!awd_object_mapped(exe, sizeof(PyObject))) {
+  if (!awd_object_mapped(w, exe, sizeof(PyObject))) {
     return AWD_STEP_STOP;
   }
   if (Py_TYPE(exe) != &PyCode_Type) {
@@ -534,15 +560,11 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   }
   return AWD_STEP_RECORD;
 }
-
-/* Signal handler context. The line of a frame read by awd_step(). */
-static int awd_view_line(const awd_frame_view *v) {
-  return awd_code_line(v->code, v->where);
-}
 #endif
 
-/* Signal handler context. Fills record r for the frame in v. Names are copied
- * from the previous record when it ran the same code (deep recursion). */
+/* Signal handler context. Fills record index of out for the frame in v. Names
+ * and line table are reused from the previous record when it ran the same code
+ * (deep recursion). */
 static void awd_record(awd_walk *w, awd_py_stack *out, int index,
                        const awd_frame_view *v) {
   awd_py_frame *r = &out->frames[index];
@@ -551,14 +573,27 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
     memcpy(r->file, out->frames[w->last_index].file, sizeof r->file);
     memcpy(r->func, out->frames[w->last_index].func, sizeof r->func);
   } else {
-    awd_copy_str(r->file, sizeof r->file, co->co_filename);
+    awd_copy_str(w, r->file, sizeof r->file, co->co_filename);
 #if PY_VERSION_HEX >= 0x030B0000
-    awd_copy_str(r->func, sizeof r->func, co->co_qualname);
+    awd_copy_str(w, r->func, sizeof r->func, co->co_qualname);
 #else
-    awd_copy_str(r->func, sizeof r->func, co->co_name);
+    awd_copy_str(w, r->func, sizeof r->func, co->co_name);
 #endif
+    w->last_code = NULL; /* the line table below belongs to co, not to it */
+    w->table = NULL;
   }
-  r->line = awd_view_line(v);
+  const unsigned char *table;
+  Py_ssize_t table_len;
+  if (v->lineno != 0) {
+    r->line = v->lineno;
+  } else if (awd_code_table(w, co, &table, &table_len)) {
+    r->line = awd_table_line(table, table_len, co->co_firstlineno, v->where);
+    w->table = table;
+    w->table_len = table_len;
+  } else {
+    r->line = -1;
+    w->table = NULL;
+  }
   r->is_coroutine =
       (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
   w->last_code = co;
@@ -585,8 +620,7 @@ void awd_walk_current_thread(awd_py_stack *out) {
   out->thread_ident = (uint64_t)ts->thread_id;
 
   awd_walk w;
-  w.last_code = NULL;
-  w.last_index = -1;
+  awd_walk_init(&w);
   int depth = 0;
   int hops = 0;
   const void *f = awd_first_frame(ts, &w);

@@ -1,0 +1,145 @@
+"""A real asyncio program that blocks its own loop on purpose, for the
+integration tests. Usage:
+
+    python hang_program.py DIR SCENARIO [--interval S] [--samples N]
+                           [--sample-interval S] [--block S]
+
+It prints one JSON object per line on stdout, {"event": ..., "t_ns": ...},
+around each block ("block_start", "block_end") and at the end ("done", with the
+thread counts before start and after stop_wait), so a test can line reports up
+with what the loop was doing. Each blocking function has a distinctive name the
+tests look for in the loop thread's section.
+"""
+import argparse
+import asyncio
+import json
+import sys
+import threading
+import time
+
+from aiowatchdog import hang_inspection
+
+
+def emit(event, **extra):
+    print(json.dumps({"event": event, "t_ns": time.time_ns(), **extra}), flush=True)
+
+
+def native_thread_count():
+    import os
+
+    return len(os.listdir("/proc/self/task"))
+
+
+async def sleep_in_coroutine(seconds):
+    time.sleep(seconds)
+
+
+def plain_blocking_function(seconds):
+    time.sleep(seconds)
+
+
+async def calls_plain_function(seconds):
+    plain_blocking_function(seconds)
+
+
+def cpu_bound_function(seconds):
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += sum(i * i for i in range(200))
+    return n
+
+
+async def runs_cpu_bound(seconds):
+    cpu_bound_function(seconds)
+
+
+async def waits_for_held_lock(seconds):
+    lock = threading.Lock()
+    held = threading.Event()
+
+    def lock_holder_thread():
+        with lock:
+            held.set()
+            time.sleep(seconds)
+
+    holder = threading.Thread(target=lock_holder_thread, name="lock-holder")
+    holder.start()
+    held.wait()
+    with lock:
+        pass
+    holder.join()
+
+
+BLOCKS = {
+    "sleep_in_coroutine": sleep_in_coroutine,
+    "plain_function": calls_plain_function,
+    "cpu_bound": runs_cpu_bound,
+    "lock_held": waits_for_held_lock,
+}
+
+
+async def blocked(kind, seconds):
+    emit("block_start", kind=kind)
+    await BLOCKS[kind](seconds)
+    emit("block_end", kind=kind)
+
+
+async def busy_but_healthy(seconds):
+    """100 tasks that each compute a little and yield: never blocked long."""
+    deadline = time.monotonic() + seconds
+
+    async def worker():
+        while time.monotonic() < deadline:
+            sum(range(200))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(worker() for _ in range(100)))
+
+
+async def main(args):
+    threads_before = native_thread_count()
+    dumper = hang_inspection.start(
+        args.dir, interval=args.interval, samples=args.samples,
+        sample_interval=args.sample_interval,
+    )
+    await asyncio.sleep(0.3 + args.interval)
+    if args.scenario in BLOCKS:
+        await blocked(args.scenario, args.block)
+    elif args.scenario == "two_hangs":
+        await blocked("sleep_in_coroutine", args.block)
+        await asyncio.sleep(0.5)
+        await blocked("cpu_bound", args.block)
+    elif args.scenario == "named_workers":
+        release = threading.Event()
+        workers = [threading.Thread(target=release.wait, name=f"worker-{i}") for i in range(3)]
+        for worker in workers:
+            worker.start()
+        await asyncio.sleep(2 * args.interval)  # a heartbeat publishes their names
+        await blocked("sleep_in_coroutine", args.block)
+        release.set()
+        for worker in workers:
+            worker.join()
+    elif args.scenario == "busy_healthy":
+        await busy_but_healthy(args.block)
+    elif args.scenario == "block_after_stop":
+        await hang_inspection.stop_wait(dumper)
+        emit("stopped", threads=native_thread_count())
+        await blocked("sleep_in_coroutine", args.block)
+    else:
+        raise SystemExit(f"unknown scenario {args.scenario!r}")
+    await asyncio.sleep(0.3)
+    await hang_inspection.stop_wait(dumper)
+    emit("done", threads_before=threads_before, threads_after=native_thread_count())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir")
+    parser.add_argument("scenario")
+    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--samples", type=int, default=3)
+    parser.add_argument("--sample-interval", type=float, default=1.0)
+    parser.add_argument("--block", type=float, default=1.5)
+    asyncio.run(main(parser.parse_args()))
+    sys.exit(0)
