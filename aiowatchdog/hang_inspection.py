@@ -175,8 +175,12 @@ def _prepare_directory(path: PathLike) -> str:
         raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory)
     try:
         os.makedirs(directory, exist_ok=True)
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory) from None
+    except PermissionError as e:
+        raise PermissionError(
+            e.errno, f"stack_output_dir cannot be created ({e.strerror})", directory
+        ) from None
     probe = os.path.join(directory, f".aiowatchdog-probe-{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

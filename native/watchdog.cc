@@ -128,8 +128,15 @@ void Watchdog::TakeSample(const Decision& decision) {
         absl::StrFormat("%d-%d-%d", getpid(), episode_start_unix_ms_, decision.episode_seq);
   }
   const pid_t loop_tid = loop_tid_.load();
+  const int64_t beat_before = last_beat_ns_.load(std::memory_order_seq_cst);
   const std::vector<RawThreadCapture> captures =
       CaptureAllThreads(loop_tid, options_.answer_timeout_ns);
+  // A heartbeat that ran meanwhile means the loop had recovered by the time
+  // its stack was read: such a sample shows the loop idle, not the hang.
+  if (last_beat_ns_.load(std::memory_order_seq_cst) != beat_before) {
+    ++current_.discarded_samples;
+    return;
+  }
 
   SampleReport header;
   header.episode_id = current_.episode_id;

@@ -42,6 +42,7 @@ struct FinishedEpisode {
   std::vector<std::string> report_paths; // text files, sample order
   std::vector<Frame> loop_frames;        // loop thread, sample 0, innermost first
   std::vector<std::string> errors;       // reports that could not be written
+  int32_t discarded_samples = 0;         // taken as the loop recovered: not written
 };
 
 class Watchdog {

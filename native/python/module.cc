@@ -51,6 +51,7 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
   for (const Frame& f : e.loop_frames) frames.append(FrameToDict(f));
   d["loop_frames"] = frames;
   d["errors"] = e.errors;
+  d["discarded_samples"] = e.discarded_samples;
   return d;
 }
 

@@ -1,0 +1,113 @@
+"""The native text and JSON renderers round-trip through the Python parser
+for any report model, and the parser meets arbitrary input with
+ReportFormatError only."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aiowatchdog import _native
+from aiowatchdog._report_files import ReportFormatError, parse_json_report, parse_text_report
+
+# Text without control characters or lone surrogates: what a path or a name
+# can be once the renderer has put it on one line.
+line_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40)
+# Python function names hold no quotes (identifiers, <locals>, <genexpr>).
+function_names = st.text(st.characters(blacklist_categories=("Cc", "Cs"),
+                                       blacklist_characters='"'), min_size=1, max_size=30)
+stripped = line_text.map(str.strip)
+lines = st.one_of(st.none(), st.integers(1, 10**6))
+u64 = st.integers(0, 2**64 - 1)
+seconds = st.floats(0, 1e5, allow_nan=False)
+
+frames = st.builds(
+    lambda file, line, function, source: {
+        "kind": "python", "file": file, "line": line, "function": function, "source": source},
+    line_text, lines, function_names, stripped)
+
+threads = st.builds(
+    lambda ident, native_id, name, is_loop, status, state, truncated, frames: {
+        "ident": ident, "native_id": native_id, "name": name, "is_loop": is_loop,
+        "status": status, "kernel_state": state, "truncated": truncated, "frames": frames},
+    u64, st.integers(1, 2**31), st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    st.booleans(), st.sampled_from(["answered", "no answer", "signals blocked"]),
+    st.sampled_from(["", "R", "S", "D"]), st.booleans(), st.lists(frames, max_size=6))
+
+tasks = st.one_of(st.none(), st.builds(
+    lambda coroutine, file, line: {"coroutine": coroutine, "file": file, "line": line},
+    function_names, line_text, lines))
+
+reports = st.builds(
+    lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
+    task, other, threads: {
+        "schema": "aiowatchdog.report", "schema_version": 1, "episode": episode,
+        "sample": sample, "samples": samples, "blocked_s": blocked, "interval_s": interval,
+        "sample_interval_s": sample_interval, "pid": pid, "python": python, "captured_at": at,
+        "captured_unix_ns": ns, "task": task, "other_threads": other, "threads": threads},
+    stripped.filter(bool), st.integers(0, 999), st.integers(1, 1000), seconds, seconds, seconds,
+    st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, st.integers(0, 999),
+    st.lists(threads, max_size=4))
+
+FLOATS = ("blocked_s", "interval_s", "sample_interval_s")
+
+
+def assert_same(parsed, model, places):
+    for key in FLOATS:
+        assert math.isclose(parsed[key], model[key], abs_tol=0.51 * 10**-places), key
+    strip = lambda r: {k: v for k, v in r.items() if k not in FLOATS}
+    assert strip(parsed) == strip(model)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reports)
+def test_json_round_trip(model):
+    assert_same(parse_json_report(_native.render_json_report(model).decode()), model, 6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reports)
+def test_text_round_trip(model):
+    parsed = parse_text_report(_native.render_text_report(model).decode())
+    assert_same(parsed, {**model, "captured_unix_ns": None}, 3)
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=30))
+def test_any_name_stays_on_its_line(name):
+    model = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
+             "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
+             "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
+             "other_threads": 0,
+             "threads": [{"ident": 1, "native_id": 1, "name": name, "is_loop": True,
+                          "status": "answered", "kernel_state": "S", "truncated": False,
+                          "frames": [{"kind": "python", "file": name, "line": 1,
+                                      "function": name or "f", "source": ""}]}]}
+    text = _native.render_text_report(model).decode()
+    assert text.count("\n# ThreadID: ") == 1
+    assert parse_text_report(text)["threads"][0]["name"] == name
+
+
+@given(st.text())
+def test_arbitrary_text_is_a_format_error_or_a_report(text):
+    for parse in (parse_text_report, parse_json_report):
+        try:
+            parse(text)
+        except ReportFormatError:
+            pass
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner)))
+def test_arbitrary_json_is_a_format_error_or_a_report(value):
+    try:
+        parse_json_report(json.dumps(value))
+    except ReportFormatError:
+        pass
+
+
+def test_truncated_report_is_a_format_error():
+    with pytest.raises(ReportFormatError):
+        parse_text_report("# aiowatchdog hang report (schema 1)\n# Episode: x\n")
