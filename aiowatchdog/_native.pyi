@@ -1,0 +1,40 @@
+"""Type stub for aiowatchdog._native, the pybind11 binding of the C++ core
+(native/python/module.cc). Internal: the public API is hang_inspection."""
+from typing import Any, Dict, List, Tuple
+
+REPORT_SCHEMA_VERSION: int
+MAX_PY_FRAMES: int
+
+class Watchdog:
+    """One watched loop's native watchdog thread."""
+
+    def __init__(
+        self,
+        output_dir: str,
+        interval: float,
+        samples: int,
+        sample_interval: float,
+        python_version: str,
+    ) -> None: ...
+    def start(self) -> None: ...
+    def beat(self) -> bool:
+        """Stamps the heartbeat; True when finished episodes wait to be taken."""
+    def take_finished(self) -> List[Dict[str, Any]]:
+        """Finished episodes: episode_id, blocked_s, recovered, report_paths,
+        loop_frames (innermost first), errors, discarded_samples."""
+    def request_stop(self) -> None: ...
+    def stopped(self) -> bool: ...
+    def join(self) -> None: ...
+    @property
+    def episodes_started(self) -> int: ...
+
+def install_capture_handler(signo: int) -> None:
+    """Installs the process-wide capture handler; ValueError for another
+    signal than the one already installed, or a non-real-time one."""
+
+def installed_capture_signal() -> int: ...
+def publish_thread_names(rows: List[Tuple[int, int, str]]) -> None:
+    """(native id, threading ident, name) for every thread."""
+
+def render_text_report(report: Dict[str, Any]) -> bytes: ...
+def render_json_report(report: Dict[str, Any]) -> bytes: ...
