@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from . import _native
 
@@ -60,8 +60,15 @@ def log_episodes(episodes: List[dict]) -> None:
 class Heartbeat:
     """Schedules itself on `loop` every `period` seconds until `cancel()`."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any, period: float) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        watchdog: Any,
+        period: float,
+        on_first_beat: Callable[[], None],
+    ) -> None:
         self._loop = loop
+        self._on_first_beat: Optional[Callable[[], None]] = on_first_beat
         self._watchdog = watchdog
         self._period = period
         self._names_every = max(1, int(_NAMES_PERIOD / period))
@@ -86,6 +93,9 @@ class Heartbeat:
     def _beat(self) -> None:
         if self._cancelled:
             return
+        if self._on_first_beat is not None:
+            first, self._on_first_beat = self._on_first_beat, None
+            first()
         if self._watchdog.beat():
             log_episodes(self._watchdog.take_finished())
         self._count += 1

@@ -15,15 +15,18 @@ where, and which reports were written.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import errno
 import os
 import platform
 import threading
+import weakref
 from types import TracebackType
 from typing import Optional, Type, Union
 
 from . import _native
 from ._heartbeat import Heartbeat, log_episodes, publish_thread_names
+from ._loop_shutdown import LoopShutdownHook
 from ._options import Options
 
 __all__ = ["Dumper", "start", "stop", "stop_wait"]
@@ -33,10 +36,15 @@ PathLike = Union[str, "os.PathLike[str]"]
 # stop_wait polls the watchdog's exit this often; it must return within 50 ms.
 _STOP_POLL_S = 0.002
 
+# Dumpers not yet stopped, so that interpreter exit can stop them (below).
+_live_dumpers: "weakref.WeakSet[Dumper]" = weakref.WeakSet()
+
 
 class Dumper:
     """One watched loop. Made by `start`; stop it with `stop` or `stop_wait`,
-    or use it as a (sync or async) context manager."""
+    or use it as a (sync or async) context manager. It also stops by itself
+    when its loop shuts down (asyncio.run, uvloop.run, Runner.close) and at
+    interpreter exit."""
 
     def __init__(self, directory: str, loop: asyncio.AbstractEventLoop, options: Options) -> None:
         self.directory = directory
@@ -49,7 +57,9 @@ class Dumper:
             sample_interval=options.sample_interval,
             python_version=f"{platform.python_implementation()} {platform.python_version()}",
         )
-        self._heartbeat = Heartbeat(loop, self._watchdog, options.interval / 2)
+        self._shutdown_hook = LoopShutdownHook(self.stop)
+        self._heartbeat = Heartbeat(loop, self._watchdog, options.interval / 2,
+                                    on_first_beat=self._shutdown_hook.arm)
         self._stopped = False
         self._lock = threading.Lock()
 
@@ -58,6 +68,7 @@ class Dumper:
         publish_thread_names()
         self._watchdog.start()
         self._heartbeat.start()
+        _live_dumpers.add(self)
 
     @property
     def running(self) -> bool:
@@ -74,7 +85,9 @@ class Dumper:
                 return False
             self._stopped = True
         self._heartbeat.cancel()
+        self._shutdown_hook.disarm()
         self._watchdog.request_stop()
+        _live_dumpers.discard(self)
         return True
 
     def _finish_stop(self) -> None:
@@ -163,6 +176,15 @@ async def stop_wait(dumper: Dumper) -> None:
     """Stops `dumper` without blocking the loop; when it returns no further
     report is written and no thread of ours is left."""
     await dumper.stop_wait()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """Stops dumpers still running at interpreter exit. atexit runs before
+    finalization frees other threads' states, and the loop is not running any
+    more, so what follows would be reported as a hang otherwise."""
+    for dumper in list(_live_dumpers):
+        dumper.stop()
 
 
 def _prepare_directory(path: PathLike) -> str:

@@ -131,3 +131,11 @@ def test_files_are_named_as_aiodebug_names_them(tmp_path):
     # aiodebug's layout: the section line, then frames outermost first.
     assert re.search(r'^# ThreadID: \d+ .*\[event loop\]\nFile: ".*", line \d+, in ', text, re.M)
     assert re.search(r"^  time\.sleep\(seconds\)$", text, re.M)
+
+
+def test_a_forgotten_dumper_stops_with_its_loop_and_at_exit(tmp_path):
+    run = run_program("forgotten_dumper.py", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "exiting"
+    assert run.reports() == [], "a closed loop's silence is not a hang"
+    assert run.stderr == ""
