@@ -93,14 +93,16 @@ void awd_py_frames_init(void) {
   awd_page_size = page > 0 && (page & (page - 1)) == 0 ? (size_t)page : 0;
 }
 
+/* One frame data-stack chunk: frames in [lo, live) are in use, frames in
+ * [live, hi) have been popped (their memory is intact until reused). */
 typedef struct {
-  uintptr_t lo, hi; /* [lo, hi): the usable part of one data-stack chunk */
+  uintptr_t lo, live, hi;
 } awd_range;
 
 /* What one walk has learned; lives on the handler's stack (about 1 KiB). */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030B0000
-  awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's live data-stack chunks */
+  awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's data-stack chunks */
   int nchunks;
 #endif
   uintptr_t pages[AWD_PAGE_CACHE]; /* page numbers found mapped, a ring */
@@ -408,11 +410,17 @@ static int awd_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno,
 typedef struct {
   const void *next;  /* the caller's frame */
   PyCodeObject *code;
-  int where;  /* 3.9: byte offset; 3.10: byte offset; 3.11+: instruction index */
-  int lineno; /* 3.9/3.10: the frame's own line when it is kept, else 0 */
+  int where;    /* 3.9/3.10: byte offset; 3.11+: instruction index */
+  int lineno;   /* 3.9/3.10: the frame's own line when it is kept, else 0 */
+  int is_entry; /* 3.11/3.12: the first frame of an eval-loop invocation */
 } awd_frame_view;
 
 enum { AWD_STEP_RECORD, AWD_STEP_SKIP, AWD_STEP_STOP };
+
+/* Consecutive frames skipped before the chain is taken for garbage: real
+ * chains skip one incomplete frame, one C-stack entry frame or one frame being
+ * popped at a time. */
+#define AWD_MAX_SKIPS 16
 
 /* Signal handler context. Whether co is a mapped code object. The code object
  * of the last recorded frame has been checked already. */
@@ -424,15 +432,18 @@ static int awd_code_ok(awd_walk *w, PyCodeObject *co) {
          Py_TYPE((PyObject *)co) == &PyCode_Type;
 }
 
-#if PY_VERSION_HEX < 0x030B0000
-/* Signal handler context. 3.9/3.10: the innermost frame object. */
-static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
-  (void)w;
-  return ts->frame;
+/* Signal handler context. Forgets the names and line table remembered from
+ * the last record, when records are taken back. */
+static void awd_forget_code(awd_walk *w) {
+  w->last_code = NULL;
+  w->last_index = -1;
+  w->table = NULL;
 }
 
+#if PY_VERSION_HEX < 0x030B0000
 /* Signal handler context. 3.9/3.10: reads frame object fp. A frame object is
- * linked into tstate->frame only once built, so none is skipped. */
+ * linked into tstate->frame only once built (in another function, across a
+ * call), and unlinked before it is freed, so none is skipped. */
 static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   PyFrameObject *f = (PyFrameObject *)fp;
   if (!awd_object_mapped(w, f, sizeof(PyFrameObject)) ||
@@ -441,6 +452,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   }
   v->next = f->f_back;
   v->code = f->f_code;
+  v->is_entry = 0;
   if (!awd_code_ok(w, v->code)) {
     return AWD_STEP_STOP;
   }
@@ -459,72 +471,121 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
 }
 
 #else /* 3.11+ */
-/* Signal handler context. 3.11+: notes the thread's live data-stack chunks
- * (owned by this thread, unlinked before they are freed) and returns the
- * innermost _PyInterpreterFrame. */
-static const void *awd_first_frame(PyThreadState *ts, awd_walk *w) {
+/* Where a frame header lies, as far as the walk can tell. */
+enum {
+  AWD_AT_LIVE_STACK, /* in the used part of a data-stack chunk */
+  AWD_AT_DEAD_STACK, /* in a chunk, above the used part: popped */
+  AWD_AT_ELSEWHERE,  /* mapped, outside the chunks (generator, C stack) */
+  AWD_AT_UNREADABLE,
+};
+
+/* Signal handler context. 3.11+: notes the thread's data-stack chunks and how
+ * much of each is in use. Only this thread pushes and pops them, and a chunk
+ * is unlinked before it is unmapped (_PyThreadState_PopFrame), so the list is
+ * read as it is; a chunk whose header is not written yet is left out, and
+ * frames in it then count as unreadable. */
+static void awd_note_chunks(PyThreadState *ts, awd_walk *w) {
   const _PyStackChunk *c = ts->datastack_chunk;
-  while (c != NULL && w->nchunks < AWD_MAX_CHUNKS &&
-         ((uintptr_t)c & (sizeof(void *) - 1)) == 0) {
-    /* A chunk being pushed may not have its size yet: skip it, frames in it
-     * then go through mincore. */
-    if (c->size > offsetof(_PyStackChunk, data) && c->size < ((size_t)1 << 32)) {
-      w->chunks[w->nchunks].lo = (uintptr_t)c->data;
-      w->chunks[w->nchunks].hi = (uintptr_t)c + c->size;
-      w->nchunks++;
+  uintptr_t top = (uintptr_t)ts->datastack_top;
+  for (int first = 1; c != NULL && w->nchunks < AWD_MAX_CHUNKS;
+       c = c->previous, first = 0) {
+    if (((uintptr_t)c & (sizeof(void *) - 1)) != 0) {
+      break;
     }
-    c = c->previous;
+    if (c->size <= offsetof(_PyStackChunk, data) || c->size >= ((size_t)1 << 32)) {
+      continue;
+    }
+    awd_range *r = &w->chunks[w->nchunks++];
+    r->lo = (uintptr_t)c->data;
+    r->hi = (uintptr_t)c + c->size;
+    /* The chunk on top is used up to datastack_top; the others up to the top
+     * they had when the next chunk was pushed. */
+    uintptr_t live = first ? top : r->lo + c->top * sizeof(PyObject *);
+    r->live = live >= r->lo && live <= r->hi ? live : r->lo;
   }
-#if PY_VERSION_HEX >= 0x030D0000
-  return ts->current_frame;
-#else
-  /* The _PyCFrame lives on this thread's C stack (or in the thread state);
-   * checked anyway because a greenlet switch moves it. */
-  const _PyCFrame *cf = ts->cframe;
-  if (!awd_object_mapped(w, cf, sizeof *cf)) {
-    return NULL;
-  }
-  return cf->current_frame;
-#endif
 }
 
-/* Signal handler context. Whether a frame header at f can be read: inside a
- * live chunk, or else (generator frames live in their generator object, entry
- * frames on the C stack) in mapped memory. */
-static int awd_frame_mapped(awd_walk *w, const void *f) {
+/* Signal handler context. Where the frame header at f lies. */
+static int awd_frame_at(awd_walk *w, const void *f) {
   uintptr_t lo = (uintptr_t)f, hi = lo + sizeof(_PyInterpreterFrame);
   if (f == NULL || (lo & (sizeof(void *) - 1)) != 0) {
-    return 0;
+    return AWD_AT_UNREADABLE;
   }
   for (int i = 0; i < w->nchunks; i++) {
     if (lo >= w->chunks[i].lo && hi <= w->chunks[i].hi) {
-      return 1;
+      return lo < w->chunks[i].live ? AWD_AT_LIVE_STACK : AWD_AT_DEAD_STACK;
     }
   }
-  return awd_mapped(w, f, sizeof(_PyInterpreterFrame));
+  return awd_mapped(w, f, sizeof(_PyInterpreterFrame)) ? AWD_AT_ELSEWHERE
+                                                       : AWD_AT_UNREADABLE;
 }
 
-/* Signal handler context. 3.11+: reads _PyInterpreterFrame fp. Skips what
- * CPython's own traceback code skips: C-stack entry frames (3.12+), frames
- * whose executable is not a code object (3.13 shims), and incomplete frames
- * (_PyFrame_IsIncomplete: pushed but not yet at their first traceable
- * instruction; generator frames are always complete). */
+/* Signal handler context. Whether frame f is embedded at offset in a mapped
+ * object of type t1 (or t2, t3): how generator frames and frames owned by a
+ * frame object are recognised. */
+static int awd_frame_in(awd_walk *w, const void *f, size_t offset,
+                        PyTypeObject *t1, PyTypeObject *t2, PyTypeObject *t3) {
+  const void *obj = (const char *)f - offset;
+  if (!awd_object_mapped(w, obj, offset)) {
+    return 0;
+  }
+  PyTypeObject *t = Py_TYPE((PyObject *)obj);
+  return t == t1 || t == t2 || t == t3;
+}
+
+/* Signal handler context. 3.11+: reads _PyInterpreterFrame fp, checking it
+ * against where its owner keeps such frames: a thread's in the used part of
+ * its data stack, a generator's inside the generator, an entry frame (3.12+)
+ * on the C stack. A frame above the used part is being popped -- CPython pops
+ * some frames (RETURN_GENERATOR) before it unlinks them -- and is skipped, its
+ * `previous` still being its caller. Also skips what CPython's traceback code
+ * skips: entry frames, frames whose executable is not code (3.13 shims), and
+ * incomplete frames (_PyFrame_IsIncomplete: pushed, not yet at their first
+ * traceable instruction; generator frames are always complete). */
 static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   const _PyInterpreterFrame *f = (const _PyInterpreterFrame *)fp;
-  if (!awd_frame_mapped(w, f)) {
+  int at = awd_frame_at(w, f);
+  if (at == AWD_AT_UNREADABLE) {
     return AWD_STEP_STOP;
   }
   v->next = f->previous;
   v->lineno = 0;
-  int owner = f->owner;
-#if PY_VERSION_HEX >= 0x030C0000
-  if (owner == FRAME_OWNED_BY_CSTACK) {
-    return AWD_STEP_SKIP;
-  }
+#if PY_VERSION_HEX < 0x030C0000
+  v->is_entry = f->is_entry;
+#else
+  v->is_entry = 0;
 #endif
-  if (owner != FRAME_OWNED_BY_THREAD && owner != FRAME_OWNED_BY_GENERATOR &&
-      owner != FRAME_OWNED_BY_FRAME_OBJECT) {
-    return AWD_STEP_STOP;
+  switch (f->owner) {
+    case FRAME_OWNED_BY_THREAD:
+      if (at == AWD_AT_DEAD_STACK) {
+        return AWD_STEP_SKIP;
+      }
+      if (at != AWD_AT_LIVE_STACK) {
+        return AWD_STEP_STOP;
+      }
+      break;
+    case FRAME_OWNED_BY_GENERATOR:
+      if (!awd_frame_in(w, f, offsetof(PyGenObject, gi_iframe), &PyGen_Type,
+                        &PyCoro_Type, &PyAsyncGen_Type)) {
+        return AWD_STEP_STOP;
+      }
+      break;
+    case FRAME_OWNED_BY_FRAME_OBJECT:
+      if (!awd_frame_in(w, f, offsetof(PyFrameObject, _f_frame_data),
+                        &PyFrame_Type, &PyFrame_Type, &PyFrame_Type)) {
+        return AWD_STEP_STOP;
+      }
+      break;
+#if PY_VERSION_HEX >= 0x030C0000
+    case FRAME_OWNED_BY_CSTACK:
+      if (at != AWD_AT_ELSEWHERE) {
+        return AWD_STEP_STOP;
+      }
+      v->is_entry = 1;
+      return AWD_STEP_SKIP;
+#endif
+    default:
+      return AWD_STEP_STOP;
   }
 #if PY_VERSION_HEX >= 0x030D0000
   PyObject *exe = f->f_executable;
@@ -554,7 +615,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
     return AWD_STEP_STOP;
   }
   v->where = (int)idx;
-  if (owner != FRAME_OWNED_BY_GENERATOR &&
+  if (f->owner != FRAME_OWNED_BY_GENERATOR &&
       idx < v->code->_co_firsttraceable) {
     return AWD_STEP_SKIP;
   }
@@ -579,8 +640,7 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
 #else
     awd_copy_str(w, r->func, sizeof r->func, co->co_name);
 #endif
-    w->last_code = NULL; /* the line table below belongs to co, not to it */
-    w->table = NULL;
+    awd_forget_code(w); /* the line table below belongs to co */
   }
   const unsigned char *table;
   Py_ssize_t table_len;
@@ -600,6 +660,116 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
   w->last_index = index;
 }
 
+/* How a run of frames ended. */
+enum { AWD_RUN_END, AWD_RUN_ENTRY, AWD_RUN_BROKEN, AWD_RUN_OUT_OF_HOPS };
+
+/* Signal handler context. Follows the chain from f, recording frames into
+ * out from *depth on, until the chain ends, or (when stop_at_entry) an entry
+ * frame has been read -- its `previous` then goes to *entry_next -- or
+ * something does not check out. Frames past AWD_MAX_PY_FRAMES set *more. */
+static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
+                   int stop_at_entry, int *depth, int *hops, int *more,
+                   const void **entry_next) {
+  int skips = 0;
+  while (f != NULL) {
+    if (*hops >= AWD_MAX_HOPS) {
+      return AWD_RUN_OUT_OF_HOPS;
+    }
+    ++*hops;
+    awd_frame_view v;
+    int step = awd_step(w, f, &v);
+    if (step == AWD_STEP_STOP) {
+      return AWD_RUN_BROKEN;
+    }
+    if (step == AWD_STEP_SKIP && ++skips > AWD_MAX_SKIPS) {
+      return AWD_RUN_BROKEN;
+    }
+    if (step == AWD_STEP_RECORD) {
+      skips = 0;
+      if (*depth < AWD_MAX_PY_FRAMES) {
+        awd_record(w, out, *depth, &v);
+        ++*depth;
+      } else {
+        *more = 1; /* keep the innermost frames; go on only to check */
+      }
+    }
+    if (stop_at_entry && v.is_entry) {
+      *entry_next = v.next;
+      return AWD_RUN_ENTRY;
+    }
+    f = v.next;
+  }
+  return AWD_RUN_END;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
+/* Signal handler context. 3.11/3.12: walks the chain one eval-loop invocation
+ * at a time, along the _PyCFrame chain (on this thread's C stack): each
+ * _PyCFrame's current_frame starts a run that must end at that invocation's
+ * entry frame, whose `previous` must be the next _PyCFrame's current_frame.
+ * The innermost _PyCFrame is linked into the thread state a few stores before
+ * its current_frame is set, so in that window the innermost run starts from a
+ * stale pointer; a run that does not check out is taken back, and the walk
+ * goes on with the next invocation, whose frames are settled. */
+static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
+  awd_note_chunks(ts, w);
+  int depth = 0, hops = 0, more = 0;
+  const _PyCFrame *cf = ts->cframe;
+  while (cf != NULL && hops < AWD_MAX_HOPS) {
+    hops++;
+    if (!awd_object_mapped(w, cf, sizeof *cf)) {
+      break;
+    }
+    const _PyCFrame *outer = cf->previous;
+    if (outer != NULL && !awd_object_mapped(w, outer, sizeof *outer)) {
+      outer = NULL;
+    }
+    const void *expect = outer != NULL ? outer->current_frame : NULL;
+    int run_depth = depth, run_more = 0;
+    const void *next = NULL;
+    int how = awd_run(w, out, cf->current_frame, 1, &depth, &hops, &run_more,
+                      &next);
+    if (how == AWD_RUN_OUT_OF_HOPS) {
+      more = 1; /* what was found stays: a long chain, not a broken one */
+      break;
+    }
+    if (how == AWD_RUN_ENTRY && next == expect) {
+      more |= run_more;
+    } else {
+      depth = run_depth; /* take the run back */
+      awd_forget_code(w);
+    }
+    if (more && depth == AWD_MAX_PY_FRAMES) {
+      break;
+    }
+    cf = outer;
+  }
+  out->depth = depth;
+  out->truncated = more;
+}
+
+#else
+/* Signal handler context. 3.9/3.10 and 3.13: one chain from the innermost
+ * frame (3.13 links a new invocation's entry frame before the frame itself,
+ * so there is no window with a stale innermost pointer). */
+static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
+#if PY_VERSION_HEX < 0x030B0000
+  const void *f = ts->frame;
+#else
+  awd_note_chunks(ts, w);
+  const void *f = ts->current_frame;
+#endif
+  int depth = 0, hops = 0, more = 0;
+  const void *next = NULL;
+  if (awd_run(w, out, f, 0, &depth, &hops, &more, &next) ==
+      AWD_RUN_OUT_OF_HOPS) {
+    more = 1;
+  }
+  out->depth = depth;
+  out->truncated = more;
+}
+#endif
+
 /* Runs in a signal handler on the thread being sampled (see the top of the
  * file for what it assumes). Finds this thread's own thread state through the
  * GIL-state TSS slot, which stays set while the thread has released the GIL
@@ -612,38 +782,12 @@ void awd_walk_current_thread(awd_py_stack *out) {
   out->truncated = 0;
 
   PyThreadState *ts = PyGILState_GetThisThreadState();
-  if (ts == NULL) {
-    errno = saved_errno;
-    return;
+  if (ts != NULL) {
+    out->has_python = 1;
+    out->thread_ident = (uint64_t)ts->thread_id;
+    awd_walk w;
+    awd_walk_init(&w);
+    awd_walk_frames(ts, &w, out);
   }
-  out->has_python = 1;
-  out->thread_ident = (uint64_t)ts->thread_id;
-
-  awd_walk w;
-  awd_walk_init(&w);
-  int depth = 0;
-  int hops = 0;
-  const void *f = awd_first_frame(ts, &w);
-  for (; f != NULL && hops < AWD_MAX_HOPS; hops++) {
-    awd_frame_view v;
-    int step = awd_step(&w, f, &v);
-    if (step == AWD_STEP_STOP) {
-      f = NULL;
-      break;
-    }
-    if (step == AWD_STEP_RECORD) {
-      if (depth == AWD_MAX_PY_FRAMES) {
-        out->truncated = 1; /* keep the innermost frames */
-        break;
-      }
-      awd_record(&w, out, depth, &v);
-      depth++;
-    }
-    f = v.next;
-  }
-  if (f != NULL && hops == AWD_MAX_HOPS) {
-    out->truncated = 1; /* the chain went on past the hop limit */
-  }
-  out->depth = depth;
   errno = saved_errno;
 }
