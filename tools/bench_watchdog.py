@@ -414,6 +414,12 @@ def print_latency(latency: Dict[str, Any], interval: float) -> None:
         print(f"   NOTE: {early} report(s) were written before a block began (false alarms).")
 
 
+def busy_verdict(st: Dict[str, float], target: float) -> str:
+    """Flags a figure whose own noise floor is above the target."""
+    noisy = abs(st["off_vs_off_pct"]) > target or st["off_mad_pct"] > target
+    return verdict(st["slowdown_pct"] <= target) + (", noisy" if noisy else "")
+
+
 def print_busy(busy: List[Dict[str, Any]]) -> None:
     rows = []
     for b in busy:
@@ -424,7 +430,7 @@ def print_busy(busy: List[Dict[str, Any]]) -> None:
                          f"{st['on_median']:,.0f}", f"{st['slowdown_pct']:+.2f}",
                          f"{st['paired_slowdown_pct']:+.2f}", f"{st['off_vs_off_pct']:+.2f}",
                          f"{st['off_mad_pct']:.2f}", str(b["reports_written"]), f"<= {target}",
-                         verdict(st["slowdown_pct"] <= target)])
+                         busy_verdict(st, target)])
     b0 = busy[0]
     print_table(
         f"2. Busy-loop overhead: {BUSY_TASKS} tasks of sum(range(50)) + sleep(0); "
@@ -436,7 +442,8 @@ def print_busy(busy: List[Dict[str, Any]]) -> None:
           "   descheduled by other processes.\n"
           "   slowdown = 1 - median(on)/median(off); paired = median of per-pair slowdowns;\n"
           "   off-vs-off = 1 - median(even off phases)/median(odd off phases): the noise floor;\n"
-          "   reports = hang reports written during the run (false alarms).")
+          "   reports = hang reports written during the run (false alarms);\n"
+          "   noisy: the off-vs-off spread or the MAD exceeds the target, so the verdict is unreliable.")
 
 
 def print_idle(idle: List[Dict[str, Any]]) -> None:
