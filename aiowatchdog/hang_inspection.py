@@ -4,9 +4,10 @@
     ...
     await hang_inspection.stop_wait(dumper)
 
-A native watchdog thread expects a heartbeat from the loop. When none came for
-`interval` seconds it interrupts every thread with a signal, each records its
-own stack, and the watchdog writes `stacktrace-YYYYMMDD-HHMMSS.ffffff-N.txt`
+A native watchdog thread follows the loop (each time it leaves and re-enters
+its selector, or a heartbeat for loops like uvloop). When the loop has been
+busy for `interval` seconds without coming back, the watchdog interrupts every
+thread with a signal, each records its own stack, and the watchdog writes `stacktrace-YYYYMMDD-HHMMSS.ffffff-N.txt`
 (and a `.json` twin) into the directory: sample 0 at detection, then one every
 `sample_interval` while the hang lasts, up to `samples`. When the loop
 recovers, a WARNING on the `aiowatchdog` logger says how long it was blocked,
@@ -25,7 +26,8 @@ from types import TracebackType
 from typing import Optional, Type, Union
 
 from . import _native
-from ._heartbeat import Heartbeat, log_episodes, publish_thread_names
+from ._chores import log_episodes, publish_thread_names
+from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 from ._options import Options
 
@@ -58,8 +60,8 @@ class Dumper:
             python_version=f"{platform.python_implementation()} {platform.python_version()}",
         )
         self._shutdown_hook = LoopShutdownHook(self.stop)
-        self._heartbeat = Heartbeat(loop, self._watchdog, options.interval / 2,
-                                    on_first_beat=self._shutdown_hook.arm)
+        self._probe = make_probe(loop, self._watchdog, options.interval,
+                                 on_armed=self._shutdown_hook.arm)
         self._stopped = False
         self._lock = threading.Lock()
 
@@ -67,7 +69,7 @@ class Dumper:
         _native.install_capture_handler(self.options.signal)
         publish_thread_names()
         self._watchdog.start()
-        self._heartbeat.start()
+        self._probe.start()
         _live_dumpers.add(self)
 
     @property
@@ -84,7 +86,7 @@ class Dumper:
             if self._stopped:
                 return False
             self._stopped = True
-        self._heartbeat.cancel()
+        self._probe.cancel()
         self._shutdown_hook.disarm()
         self._watchdog.request_stop()
         _live_dumpers.discard(self)

@@ -1,12 +1,19 @@
 // The watchdog's timing and episode logic as a pure state machine: given the
-// time now and the last heartbeat, it says what to do next (sleep until a
-// deadline, take sample k, close the episode). No clock, thread or I/O of its
-// own, so every timing rule is tested with made-up times (hang_detector_test).
+// time now and the loop's last reported state, it says what to do next (sleep
+// until a deadline, park until the loop does something, take sample k, close
+// the episode). No clock, thread or I/O of its own, so every timing rule is
+// tested with made-up times (hang_detector_test).
 //
-// Rules: a hang begins when no heartbeat came for more than `interval`. Sample
-// 0 is taken at detection, then one every `sample_interval` while the same
-// hang lasts, up to `samples`. Any newer heartbeat ends the episode (no sample
-// after recovery) and re-arms detection.
+// The loop reports transitions, each with the time it happened: "busy" when it
+// starts running callbacks (it left its selector, or a heartbeat ran), "idle"
+// when it goes back to waiting in its selector. A loop waiting in its selector
+// is never hung. Rules: a hang begins when the loop has been busy, with no
+// newer transition, for more than `interval`. Sample 0 is taken at detection,
+// then one every `sample_interval` while the same hang lasts, up to
+// `samples`. Any newer transition ends the episode (no sample after recovery)
+// and re-arms detection. A loop idle for `park_after` lets the watchdog park:
+// it sleeps until the loop's next transition wakes it, costing nothing while
+// the loop idles.
 #ifndef AIOWATCHDOG_HANG_DETECTOR_H_
 #define AIOWATCHDOG_HANG_DETECTOR_H_
 
@@ -18,11 +25,22 @@ struct DetectorConfig {
   int64_t interval_ns;
   int32_t samples;
   int64_t sample_interval_ns;
+  int64_t park_after_ns;
+};
+
+// The loop's last transition. stamp_ns 0: none yet (not armed).
+struct LoopState {
+  int64_t stamp_ns = 0;
+  bool idle = false;
+
+  bool operator==(const LoopState& o) const { return stamp_ns == o.stamp_ns && idle == o.idle; }
+  bool operator!=(const LoopState& o) const { return !(*this == o); }
 };
 
 struct Decision {
   enum class Kind {
-    kSleepUntil,    // nothing to do before `deadline_ns` (or a heartbeat)
+    kSleepUntil,    // nothing to do before `deadline_ns` (or a transition)
+    kPark,          // nothing to do until the loop's next transition
     kSample,        // capture sample `sample_index` of the current episode now
     kEpisodeEnded,  // the loop recovered; `blocked_ns` is the whole hang
   };
@@ -37,17 +55,17 @@ class HangDetector {
  public:
   explicit HangDetector(const DetectorConfig& config) : config_(config) {}
 
-  // Decides the next step. `last_beat_ns` is the newest heartbeat stamp, on
-  // the same monotonic clock as `now_ns`. Call again after acting on a
-  // kSample or kEpisodeEnded decision; sleep and call again after kSleepUntil.
-  Decision Next(int64_t now_ns, int64_t last_beat_ns);
+  // Decides the next step. `loop.stamp_ns` is on the same monotonic clock as
+  // `now_ns`. Call again after acting on a kSample or kEpisodeEnded decision,
+  // after the sleep of a kSleepUntil, or after the wake-up of a kPark.
+  Decision Next(int64_t now_ns, LoopState loop);
 
   bool in_episode() const { return in_episode_; }
 
  private:
   DetectorConfig config_;
   bool in_episode_ = false;
-  int64_t episode_beat_ns_ = 0;  // the last heartbeat before the hang
+  LoopState episode_state_;  // the transition that began the hang
   int64_t episode_seq_ = 0;
   int32_t samples_taken_ = 0;
   int64_t next_sample_ns_ = 0;

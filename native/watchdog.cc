@@ -20,6 +20,10 @@ namespace {
 
 // How many of the loop thread's innermost frames the recovery WARNING shows.
 constexpr size_t kWarningFrames = 5;
+// How often Touch() asks for housekeeping on the loop thread.
+constexpr int64_t kHousekeepingNs = 100'000'000;
+// The watchdog parks once the loop has idled this long, or 4 intervals.
+constexpr int64_t kMinParkAfterNs = 1'000'000'000;
 
 std::chrono::steady_clock::time_point SteadyAt(int64_t monotonic_ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(monotonic_ns));
@@ -32,7 +36,8 @@ pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 Watchdog::Watchdog(WatchdogOptions options)
     : options_(std::move(options)),
       detector_(DetectorConfig{options_.interval_ns, options_.samples,
-                               options_.sample_interval_ns}) {}
+                               options_.sample_interval_ns,
+                               std::max(kMinParkAfterNs, 4 * options_.interval_ns)}) {}
 
 Watchdog::~Watchdog() {
   RequestStop();
@@ -56,15 +61,23 @@ absl::Status Watchdog::Start() {
   return absl::OkStatus();
 }
 
-void Watchdog::Beat() {
+int Watchdog::Touch(bool idle) {
   if (loop_tid_.load(std::memory_order_relaxed) == 0) loop_tid_.store(CurrentTid());
-  last_beat_ns_.store(MonotonicNowNs(), std::memory_order_seq_cst);
-  // Only during an episode is the watchdog waiting for this beat. The mutex
-  // orders the notify after the watchdog's wait began (no lost wake-up).
-  if (in_episode_.load(std::memory_order_seq_cst)) {
+  const int64_t now = MonotonicNowNs();
+  state_.store(now << 1 | (idle ? 1 : 0), std::memory_order_seq_cst);
+  // Only a parked watchdog, or one waiting for a recovery, needs waking. The
+  // seq_cst store above and its seq_cst stores of these flags order the two
+  // sides; the mutex orders the notify after its wait began.
+  if (parked_.load(std::memory_order_seq_cst) || in_episode_.load(std::memory_order_seq_cst)) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
   }
+  int chores = HasFinished() ? kFinishedEpisodes : 0;
+  if (now >= next_housekeeping_ns_) {
+    next_housekeeping_ns_ = now + kHousekeepingNs;
+    chores |= kHousekeeping;
+  }
+  return chores;
 }
 
 std::vector<FinishedEpisode> Watchdog::TakeFinished() {
@@ -88,15 +101,16 @@ void Watchdog::Run() {
   AddThreadToSkip(self);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    const int64_t last_beat = last_beat_ns_.load(std::memory_order_seq_cst);
-    if (last_beat == 0) {  // the loop has not run a heartbeat yet: not armed
-      wake_.wait_for(lock, std::chrono::nanoseconds(options_.interval_ns));
-      continue;
-    }
-    const Decision decision = detector_.Next(MonotonicNowNs(), last_beat);
+    const LoopState loop = LoadState();
+    const Decision decision = detector_.Next(MonotonicNowNs(), loop);
     switch (decision.kind) {
       case Decision::Kind::kSleepUntil:
         wake_.wait_until(lock, SteadyAt(decision.deadline_ns));
+        break;
+      case Decision::Kind::kPark:
+        parked_.store(true, std::memory_order_seq_cst);
+        wake_.wait(lock, [&] { return stop_ || LoadState() != loop; });
+        parked_.store(false, std::memory_order_seq_cst);
         break;
       case Decision::Kind::kSample:
         in_episode_.store(true, std::memory_order_seq_cst);
@@ -110,7 +124,7 @@ void Watchdog::Run() {
     }
   }
   if (detector_.in_episode()) {
-    EndEpisode(MonotonicNowNs() - last_beat_ns_.load(), /*recovered=*/false);
+    EndEpisode(MonotonicNowNs() - LoadState().stamp_ns, /*recovered=*/false);
   }
   lock.unlock();
   RemoveThreadToSkip(self);
@@ -128,12 +142,12 @@ void Watchdog::TakeSample(const Decision& decision) {
         absl::StrFormat("%d-%d-%d", getpid(), episode_start_unix_ms_, decision.episode_seq);
   }
   const pid_t loop_tid = loop_tid_.load();
-  const int64_t beat_before = last_beat_ns_.load(std::memory_order_seq_cst);
+  const LoopState before = LoadState();
   const std::vector<RawThreadCapture> captures =
       CaptureAllThreads(loop_tid, options_.answer_timeout_ns);
-  // A heartbeat that ran meanwhile means the loop had recovered by the time
-  // its stack was read: such a sample shows the loop idle, not the hang.
-  if (last_beat_ns_.load(std::memory_order_seq_cst) != beat_before) {
+  // A transition meanwhile means the loop had recovered by the time its
+  // stack was read: such a sample shows the loop moving on, not the hang.
+  if (LoadState() != before) {
     ++current_.discarded_samples;
     return;
   }

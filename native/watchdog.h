@@ -1,14 +1,18 @@
-// The watchdog: one native thread per watched loop that expects heartbeats,
-// declares a hang when they stop, and takes and writes the episode's samples.
+// The watchdog: one native thread per watched loop that follows the loop's
+// transitions, declares a hang when it stays busy too long, and takes and
+// writes the episode's samples.
 //
-// Heartbeat: Beat() runs on the loop's thread (scheduled by the Python side
-// every interval/2) and stamps CLOCK_MONOTONIC into an atomic: no lock, no
-// GIL needed to read it. The watchdog thread sleeps until the next deadline
-// the HangDetector gives (no polling) and wakes early only to stop or, during
-// an episode, for the recovery heartbeat.
+// Transitions: Touch() runs on the loop's thread, from the Python side's probe
+// (busy when the loop leaves its selector, idle when it enters it; or busy on
+// every heartbeat for loops without a Python selector), and stores
+// CLOCK_MONOTONIC and the idle bit in one atomic word: no lock, no GIL needed
+// to read it. The watchdog thread sleeps until the next deadline the
+// HangDetector gives, or parks while the loop idles; Touch() wakes it only
+// when it is parked or waiting for the end of an episode.
 //
-// Results go back to Python through TakeFinished(), polled by the heartbeat:
-// the WARNING for a recovered hang is logged there, on the loop's thread.
+// Results go back to Python through TakeFinished(), polled when Touch() says
+// chores are due: the WARNING for a recovered hang is logged there, on the
+// loop's thread.
 //
 // Lifetime: Start() spawns the thread; RequestStop() asks it to end without
 // waiting; Stopped() says whether it has; Join() waits for it. The thread
@@ -54,8 +58,13 @@ class Watchdog {
 
   absl::Status Start();
 
-  // On the loop's thread. Lock-free unless an episode is open.
-  void Beat();
+  // Chores Touch() reports due, for the Python side to do on the loop thread.
+  static constexpr int kFinishedEpisodes = 1;  // TakeFinished() has results
+  static constexpr int kHousekeeping = 2;      // ~10 times a second: names etc.
+
+  // On the loop's thread: the loop just became busy (idle=false) or idle.
+  // Lock-free unless the watchdog is parked or waiting for a recovery.
+  int Touch(bool idle);
 
   bool HasFinished() const { return has_finished_.load(std::memory_order_acquire); }
   std::vector<FinishedEpisode> TakeFinished();
@@ -75,9 +84,14 @@ class Watchdog {
   HangDetector detector_;
   SourceLines sources_;  // watchdog thread only
 
-  std::atomic<int64_t> last_beat_ns_{0};  // 0: no heartbeat yet, not armed
+  static LoopState Unpack(int64_t word) { return {word >> 1, (word & 1) != 0}; }
+  LoopState LoadState() const { return Unpack(state_.load(std::memory_order_seq_cst)); }
+
+  std::atomic<int64_t> state_{0};         // stamp_ns << 1 | idle; 0: not armed
   std::atomic<pid_t> loop_tid_{0};
   std::atomic<bool> in_episode_{false};
+  std::atomic<bool> parked_{false};       // the watchdog waits for a transition
+  int64_t next_housekeeping_ns_ = 0;      // loop thread only
   std::atomic<bool> has_finished_{false};
   std::atomic<bool> exited_{false};
   std::atomic<int64_t> episodes_{0};

@@ -124,10 +124,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
            py::arg("sample_interval"), py::arg("python_version"))
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
-      .def("beat", [](Watchdog& w) {
-        w.Beat();
-        return w.HasFinished();
-      })
+      .def("touch", &Watchdog::Touch, py::arg("idle"),
+           "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
       .def("take_finished", [](Watchdog& w) {
         py::list out;
         for (const FinishedEpisode& e : w.TakeFinished()) out.append(EpisodeToDict(e));
@@ -152,6 +150,8 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("render_text_report", [](const py::dict& d) { return py::bytes(RenderTextReport(ReportFromDict(d))); });
   m.def("render_json_report", [](const py::dict& d) { return py::bytes(RenderJsonReport(ReportFromDict(d))); });
+  m.attr("CHORE_FINISHED_EPISODES") = Watchdog::kFinishedEpisodes;
+  m.attr("CHORE_HOUSEKEEPING") = Watchdog::kHousekeeping;
   m.attr("REPORT_SCHEMA_VERSION") = kReportSchemaVersion;
   m.attr("MAX_PY_FRAMES") = static_cast<int>(AWD_MAX_PY_FRAMES);
 }

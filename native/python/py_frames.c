@@ -12,24 +12,31 @@
  *
  * What everything below assumes (it all runs inside the signal handler):
  *  - It runs on the thread being sampled. It takes no lock and allocates
- *    nothing. The only functions it calls are PyGILState_GetThisThreadState(),
- *    whose whole body on 3.9-3.13 is a flag check and pthread_getspecific()
- *    (checked in each version's libpython disassembly; glibc's
- *    pthread_getspecific is lock-free plain reads), and mincore(2).
+ *    nothing. Besides memcpy/memset, the only functions it calls are
+ *    PyGILState_GetThisThreadState(), whose whole body on 3.9-3.13 is a flag
+ *    check and pthread_getspecific() (checked in each version's libpython
+ *    disassembly; glibc's pthread_getspecific is lock-free plain reads), and
+ *    mincore(2).
  *  - The thread state, and what only its own thread changes (the _PyCFrame chain
  *    on its C stack, the list of frame data-stack chunks), is read as it is:
  *    CPython clears the TSS slot before freeing a thread state, and unlinks a
  *    data-stack chunk before unmapping it (_PyThreadState_PopFrame, checked in
  *    the 3.11-3.13 disassembly).
- *  - Anything else -- a frame outside a live chunk, a code object, a string, a
- *    line table -- may be stale or half-written if the signal landed inside a
- *    push or pop (or a greenlet switch), so each object's memory is checked to
- *    be mapped (mincore) and its type to be exactly the expected one before a
- *    field is read, and the walk stops at the first thing that does not check
- *    out. Reads are bounded by the objects' own lengths and by fixed caps.
- *    mincore proves a page is mapped, not that it is readable: a stale pointer
- *    into a PROT_NONE guard page would still fault. CPython's own allocators do
- *    not make such pages.
+ *  - Anything else -- a frame outside a chunk, a code object, a string, a line
+ *    table -- may be stale or half-written if the signal landed inside a push
+ *    or pop (or a greenlet switch), so each object's memory is checked to be
+ *    mapped (mincore) and its type to be exactly the expected one before a
+ *    field is read; a frame must also lie where its owner keeps such frames.
+ *    The eval loop does leave stale pointers in the chain for a few
+ *    instructions at a time (see awd_step and, for 3.11/3.12, awd_walk_frames);
+ *    a chain that does not check out is cut or taken back, so a sample taken in
+ *    such a window comes out short or empty (up to 3 in 1,000 samples of a
+ *    thread doing nothing but calls, on 3.12; none on 3.9, 3.10, 3.13) rather
+ *    than with frames that are not on the stack.
+ *    Reads are bounded by the objects' own lengths and by fixed caps. mincore
+ *    proves a page is mapped, not that it is readable: a stale pointer into a
+ *    PROT_NONE guard page would still fault; CPython's allocators make none.
+ *  - It uses about 1.5 KiB of the handler's stack.
  *  - Sampling must stop before finalization frees thread states (atexit): a
  *    daemon thread's TSS slot then still points at its freed thread state.
  *
@@ -70,8 +77,9 @@
  * frame per Python-to-C-to-Python transition); a cycle in a corrupt chain ends
  * here too. */
 #define AWD_MAX_HOPS (4 * AWD_MAX_PY_FRAMES + 64)
-/* Data-stack chunks remembered per walk. A chunk holds about a hundred frames,
- * so this covers far more than AWD_MAX_HOPS; frames beyond fall back to mincore. */
+/* Data-stack chunks remembered per walk. A chunk (16 KiB or more) holds about
+ * a hundred frames, so this covers far more than AWD_MAX_HOPS frames; if a
+ * thread has more, frames in the chunks left out are taken as in use. */
 #define AWD_MAX_CHUNKS 32
 /* Pages remembered as mapped per walk: the code objects, names and line tables
  * of one module tend to share pages, and mincore is a system call (about 1 us
@@ -99,11 +107,12 @@ typedef struct {
   uintptr_t lo, live, hi;
 } awd_range;
 
-/* What one walk has learned; lives on the handler's stack (about 1 KiB). */
+/* What one walk has learned; lives on the handler's stack (under 1 KiB). */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030B0000
   awd_range chunks[AWD_MAX_CHUNKS]; /* the thread's data-stack chunks */
   int nchunks;
+  int more_chunks; /* the thread has more chunks than were noted */
 #endif
   uintptr_t pages[AWD_PAGE_CACHE]; /* page numbers found mapped, a ring */
   int next_page;
@@ -487,8 +496,11 @@ enum {
 static void awd_note_chunks(PyThreadState *ts, awd_walk *w) {
   const _PyStackChunk *c = ts->datastack_chunk;
   uintptr_t top = (uintptr_t)ts->datastack_top;
-  for (int first = 1; c != NULL && w->nchunks < AWD_MAX_CHUNKS;
-       c = c->previous, first = 0) {
+  for (int first = 1; c != NULL; c = c->previous, first = 0) {
+    if (w->nchunks == AWD_MAX_CHUNKS) {
+      w->more_chunks = 1;
+      break;
+    }
     if (((uintptr_t)c & (sizeof(void *) - 1)) != 0) {
       break;
     }
@@ -555,12 +567,14 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
 #else
   v->is_entry = 0;
 #endif
-  switch (f->owner) {
+  int owner = f->owner;
+  switch (owner) {
     case FRAME_OWNED_BY_THREAD:
       if (at == AWD_AT_DEAD_STACK) {
         return AWD_STEP_SKIP;
       }
-      if (at != AWD_AT_LIVE_STACK) {
+      if (at != AWD_AT_LIVE_STACK &&
+          !(at == AWD_AT_ELSEWHERE && w->more_chunks)) {
         return AWD_STEP_STOP;
       }
       break;
@@ -615,8 +629,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
     return AWD_STEP_STOP;
   }
   v->where = (int)idx;
-  if (f->owner != FRAME_OWNED_BY_GENERATOR &&
-      idx < v->code->_co_firsttraceable) {
+  if (owner != FRAME_OWNED_BY_GENERATOR && idx < v->code->_co_firsttraceable) {
     return AWD_STEP_SKIP;
   }
   return AWD_STEP_RECORD;
@@ -666,7 +679,9 @@ enum { AWD_RUN_END, AWD_RUN_ENTRY, AWD_RUN_BROKEN, AWD_RUN_OUT_OF_HOPS };
 /* Signal handler context. Follows the chain from f, recording frames into
  * out from *depth on, until the chain ends, or (when stop_at_entry) an entry
  * frame has been read -- its `previous` then goes to *entry_next -- or
- * something does not check out. Frames past AWD_MAX_PY_FRAMES set *more. */
+ * something does not check out. A frame past AWD_MAX_PY_FRAMES sets *more;
+ * with stop_at_entry the run still goes on to its entry frame, so that the
+ * caller can check it. */
 static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
                    int stop_at_entry, int *depth, int *hops, int *more,
                    const void **entry_next) {
@@ -690,7 +705,10 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
         awd_record(w, out, *depth, &v);
         ++*depth;
       } else {
-        *more = 1; /* keep the innermost frames; go on only to check */
+        *more = 1; /* keep the innermost frames */
+        if (!stop_at_entry) {
+          return AWD_RUN_END; /* nothing further to check */
+        }
       }
     }
     if (stop_at_entry && v.is_entry) {
@@ -706,11 +724,13 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
 /* Signal handler context. 3.11/3.12: walks the chain one eval-loop invocation
  * at a time, along the _PyCFrame chain (on this thread's C stack): each
  * _PyCFrame's current_frame starts a run that must end at that invocation's
- * entry frame, whose `previous` must be the next _PyCFrame's current_frame.
- * The innermost _PyCFrame is linked into the thread state a few stores before
- * its current_frame is set, so in that window the innermost run starts from a
- * stale pointer; a run that does not check out is taken back, and the walk
- * goes on with the next invocation, whose frames are settled. */
+ * entry frame, whose `previous` must be the next _PyCFrame's current_frame. A
+ * run that does not check out is taken back, so what is reported is a chain
+ * CPython itself would walk. This matters: the eval loop links its new
+ * _PyCFrame into the thread state a few instructions before it fills in the
+ * _PyCFrame's current_frame and previous (3.11.7 stores both at once, after),
+ * and a signal in that window finds stale pointers there, often to frames that
+ * were real a moment ago. Such a sample comes out empty or short. */
 static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
   awd_note_chunks(ts, w);
   int depth = 0, hops = 0, more = 0;
@@ -720,8 +740,12 @@ static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
     if (!awd_object_mapped(w, cf, sizeof *cf)) {
       break;
     }
+    /* The next _PyCFrame is in the thread state or further up the C stack;
+     * anything else is a stale pointer (see above): the walk ends there. */
     const _PyCFrame *outer = cf->previous;
-    if (outer != NULL && !awd_object_mapped(w, outer, sizeof *outer)) {
+    if (outer != NULL && outer != &ts->root_cframe &&
+        ((uintptr_t)outer <= (uintptr_t)cf ||
+         !awd_object_mapped(w, outer, sizeof *outer))) {
       outer = NULL;
     }
     const void *expect = outer != NULL ? outer->current_frame : NULL;

@@ -8,45 +8,69 @@ namespace aiowatchdog {
 namespace {
 
 constexpr int64_t kMs = 1'000'000;
+// Made-up times start at an arbitrary base: a stamp of 0 means "not armed".
+constexpr int64_t kBase = 7'000'000 * kMs;
 using Kind = Decision::Kind;
 
-HangDetector MakeDetector() { return HangDetector({250 * kMs, 3, 1000 * kMs}); }
+int64_t T(int64_t ms) { return kBase + ms * kMs; }
 
-TEST(HangDetector, HealthyLoopOnlySleepsUntilTheHeartbeatIsLate) {
+HangDetector MakeDetector() { return HangDetector({250 * kMs, 3, 1000 * kMs, 1000 * kMs}); }
+LoopState Busy(int64_t since_ms) { return {T(since_ms), false}; }
+LoopState Idle(int64_t since_ms) { return {T(since_ms), true}; }
+
+TEST(HangDetector, NotArmedUntilTheFirstTransition) {
   HangDetector d = MakeDetector();
-  Decision next = d.Next(100 * kMs, 0);
+  EXPECT_EQ(d.Next(T(5000), LoopState{}).kind, Kind::kPark);
+}
+
+TEST(HangDetector, BusyLoopOnlySleepsUntilItWouldBeLate) {
+  HangDetector d = MakeDetector();
+  Decision next = d.Next(T(100), Busy(1));
   EXPECT_EQ(next.kind, Kind::kSleepUntil);
-  EXPECT_EQ(next.deadline_ns, 250 * kMs + 1);
-  // Exactly `interval` without a beat is not yet a hang.
-  EXPECT_EQ(d.Next(250 * kMs, 0).kind, Kind::kSleepUntil);
+  EXPECT_EQ(next.deadline_ns, T(251) + 1);
+  // Exactly `interval` busy is not yet a hang.
+  EXPECT_EQ(d.Next(T(251), Busy(1)).kind, Kind::kSleepUntil);
+  EXPECT_FALSE(d.in_episode());
+}
+
+TEST(HangDetector, AnIdleLoopIsNeverHungAndParksTheWatchdog) {
+  HangDetector d = MakeDetector();
+  // Recently idle: poll once an interval, so a busy spell that begins without
+  // waking the watchdog is still checked in time.
+  Decision poll = d.Next(T(500), Idle(0));
+  ASSERT_EQ(poll.kind, Kind::kSleepUntil);
+  EXPECT_EQ(poll.deadline_ns, T(750));
+  // Idle for park_after: park until the loop's next transition.
+  EXPECT_EQ(d.Next(T(1000), Idle(0)).kind, Kind::kPark);
+  EXPECT_EQ(d.Next(T(3'600'000), Idle(0)).kind, Kind::kPark);
   EXPECT_FALSE(d.in_episode());
 }
 
 TEST(HangDetector, OneEpisodeTakesSamplesOnScheduleThenEndsOnRecovery) {
   HangDetector d = MakeDetector();
-  Decision s0 = d.Next(251 * kMs, 0);
+  Decision s0 = d.Next(T(251), Busy(0));
   ASSERT_EQ(s0.kind, Kind::kSample);
   EXPECT_EQ(s0.sample_index, 0);
   EXPECT_EQ(s0.blocked_ns, 251 * kMs);
   EXPECT_EQ(s0.episode_seq, 1);
 
-  Decision wait = d.Next(260 * kMs, 0);
+  Decision wait = d.Next(T(260), Busy(0));
   ASSERT_EQ(wait.kind, Kind::kSleepUntil);
-  EXPECT_EQ(wait.deadline_ns, 1251 * kMs);
+  EXPECT_EQ(wait.deadline_ns, T(1251));
 
-  Decision s1 = d.Next(1251 * kMs, 0);
+  Decision s1 = d.Next(T(1251), Busy(0));
   ASSERT_EQ(s1.kind, Kind::kSample);
   EXPECT_EQ(s1.sample_index, 1);
-  Decision s2 = d.Next(2251 * kMs, 0);
+  Decision s2 = d.Next(T(2251), Busy(0));
   ASSERT_EQ(s2.kind, Kind::kSample);
   EXPECT_EQ(s2.sample_index, 2);
 
-  // All samples taken: only waiting for the recovery beat now.
-  Decision idle = d.Next(3251 * kMs, 0);
-  EXPECT_EQ(idle.kind, Kind::kSleepUntil);
+  // All samples taken: park until the recovery wakes the watchdog.
+  EXPECT_EQ(d.Next(T(3251), Busy(0)).kind, Kind::kPark);
   EXPECT_TRUE(d.in_episode());
 
-  Decision ended = d.Next(4000 * kMs, 3900 * kMs);
+  // The loop went back to its selector at 3900 ms: blocked all that time.
+  Decision ended = d.Next(T(4000), Idle(3900));
   ASSERT_EQ(ended.kind, Kind::kEpisodeEnded);
   EXPECT_EQ(ended.blocked_ns, 3900 * kMs);
   EXPECT_FALSE(d.in_episode());
@@ -54,19 +78,19 @@ TEST(HangDetector, OneEpisodeTakesSamplesOnScheduleThenEndsOnRecovery) {
 
 TEST(HangDetector, NoSampleAfterTheLoopRecovers) {
   HangDetector d = MakeDetector();
-  ASSERT_EQ(d.Next(300 * kMs, 0).kind, Kind::kSample);
-  // The beat came back before sample 1 was due: the episode ends instead.
-  Decision next = d.Next(1300 * kMs, 500 * kMs);
+  ASSERT_EQ(d.Next(T(300), Busy(0)).kind, Kind::kSample);
+  // A new busy spell began before sample 1 was due: the episode ends instead.
+  Decision next = d.Next(T(1300), Busy(500));
   EXPECT_EQ(next.kind, Kind::kEpisodeEnded);
   EXPECT_EQ(next.blocked_ns, 500 * kMs);
-  EXPECT_EQ(d.Next(1300 * kMs, 1290 * kMs).kind, Kind::kSleepUntil);
+  EXPECT_EQ(d.Next(T(1300), Busy(1290)).kind, Kind::kSleepUntil);
 }
 
 TEST(HangDetector, ReArmsForTheNextHangAsANewEpisode) {
   HangDetector d = MakeDetector();
-  ASSERT_EQ(d.Next(300 * kMs, 0).episode_seq, 1);
-  ASSERT_EQ(d.Next(400 * kMs, 390 * kMs).kind, Kind::kEpisodeEnded);
-  Decision second = d.Next(700 * kMs, 400 * kMs);
+  ASSERT_EQ(d.Next(T(300), Busy(0)).episode_seq, 1);
+  ASSERT_EQ(d.Next(T(400), Idle(390)).kind, Kind::kEpisodeEnded);
+  Decision second = d.Next(T(700), Busy(400));
   ASSERT_EQ(second.kind, Kind::kSample);
   EXPECT_EQ(second.sample_index, 0);
   EXPECT_EQ(second.episode_seq, 2);
@@ -74,20 +98,20 @@ TEST(HangDetector, ReArmsForTheNextHangAsANewEpisode) {
 
 TEST(HangDetector, AStalledWatchdogDoesNotBurstSamples) {
   HangDetector d = MakeDetector();
-  ASSERT_EQ(d.Next(300 * kMs, 0).kind, Kind::kSample);
+  ASSERT_EQ(d.Next(T(300), Busy(0)).kind, Kind::kSample);
   // Woken 5 s late (machine suspended, say): one sample now, the next one a
   // full sample interval later, not three at once.
-  Decision late = d.Next(5300 * kMs, 0);
+  Decision late = d.Next(T(5300), Busy(0));
   ASSERT_EQ(late.kind, Kind::kSample);
-  Decision next = d.Next(5300 * kMs, 0);
+  Decision next = d.Next(T(5300), Busy(0));
   ASSERT_EQ(next.kind, Kind::kSleepUntil);
-  EXPECT_EQ(next.deadline_ns, 6300 * kMs);
+  EXPECT_EQ(next.deadline_ns, T(6300));
 }
 
 TEST(HangDetector, SingleSampleEpisodes) {
-  HangDetector d({10 * kMs, 1, 1000 * kMs});
-  ASSERT_EQ(d.Next(11 * kMs, 0).kind, Kind::kSample);
-  EXPECT_EQ(d.Next(5000 * kMs, 0).kind, Kind::kSleepUntil);
+  HangDetector d({10 * kMs, 1, 1000 * kMs, 1000 * kMs});
+  ASSERT_EQ(d.Next(T(11), Busy(0)).kind, Kind::kSample);
+  EXPECT_EQ(d.Next(T(5000), Busy(0)).kind, Kind::kPark);
 }
 
 }  // namespace

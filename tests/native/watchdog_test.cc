@@ -1,6 +1,6 @@
-// The watchdog thread end to end, with the fake walker: a missed heartbeat
-// becomes an episode with its samples on disk, the recovery heartbeat ends it,
-// and stopping is prompt.
+// The watchdog thread end to end, with the fake walker: a loop busy too long
+// becomes an episode with its samples on disk, its next transition ends it, an
+// idle loop is never hung, and stopping is prompt.
 #include "watchdog.h"
 
 #include <dirent.h>
@@ -44,25 +44,25 @@ WatchdogOptions FastOptions(const std::string& dir) {
   return o;
 }
 
-TEST(Watchdog, AMissedHeartbeatBecomesOneEpisodeWithItsSamples) {
+TEST(Watchdog, ALoopBusyTooLongBecomesOneEpisodeWithItsSamples) {
   ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
   char templ[] = "/tmp/aiowatchdog-wd-XXXXXX";
   const std::string dir = mkdtemp(templ);
   Watchdog dog(FastOptions(dir));
   ASSERT_TRUE(dog.Start().ok());
-  dog.Beat();  // this thread is "the loop" from now on
+  dog.Touch(/*idle=*/false);  // this thread is "the loop", busy from now on
   std::this_thread::sleep_for(milliseconds(400));  // the hang
   EXPECT_EQ(ReportFiles(dir, ".txt").size(), 2u) << "samples 0 and 1, no more";
   EXPECT_EQ(ReportFiles(dir, ".json").size(), 2u);
   EXPECT_FALSE(dog.HasFinished());
 
-  dog.Beat();  // recovery
+  dog.Touch(/*idle=*/true);  // recovery: back in its selector
   for (int i = 0; i < 100 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
   ASSERT_TRUE(dog.HasFinished());
   const auto finished = dog.TakeFinished();
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_TRUE(finished[0].recovered);
-  EXPECT_GE(finished[0].blocked_s, 0.39);
+  EXPECT_GE(finished[0].blocked_s, 0.4);
   EXPECT_EQ(finished[0].report_paths.size(), 2u);
   EXPECT_TRUE(finished[0].errors.empty());
   ASSERT_FALSE(finished[0].loop_frames.empty());
@@ -75,7 +75,25 @@ TEST(Watchdog, AMissedHeartbeatBecomesOneEpisodeWithItsSamples) {
   EXPECT_LT(std::chrono::steady_clock::now() - stop_start, milliseconds(50));
 }
 
-TEST(Watchdog, NotArmedUntilTheFirstHeartbeat) {
+TEST(Watchdog, AnIdleLoopIsNeverHungAndAParkedWatchdogWakesForWork) {
+  ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
+  char templ[] = "/tmp/aiowatchdog-wd-XXXXXX";
+  const std::string dir = mkdtemp(templ);
+  Watchdog dog(FastOptions(dir));  // parks after 1 s idle
+  ASSERT_TRUE(dog.Start().ok());
+  dog.Touch(/*idle=*/true);
+  std::this_thread::sleep_for(milliseconds(1300));  // idle: parks meanwhile
+  EXPECT_TRUE(ReportFiles(dir, ".txt").empty());
+  dog.Touch(/*idle=*/false);  // wakes the parked watchdog
+  std::this_thread::sleep_for(milliseconds(90));  // busy past the 50 ms interval
+  dog.Touch(/*idle=*/true);
+  for (int i = 0; i < 100 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
+  const auto finished = dog.TakeFinished();
+  ASSERT_EQ(finished.size(), 1u) << "the busy spell after parking was caught";
+  EXPECT_EQ(finished[0].report_paths.size(), 1u);
+}
+
+TEST(Watchdog, NotArmedUntilTheFirstTransition) {
   char templ[] = "/tmp/aiowatchdog-wd-XXXXXX";
   const std::string dir = mkdtemp(templ);
   Watchdog dog(FastOptions(dir));
@@ -89,9 +107,9 @@ TEST(Watchdog, UnwritableDirectoryIsAnErrorNotACrash) {
   ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
   Watchdog dog(FastOptions("/nonexistent/aiowatchdog"));
   ASSERT_TRUE(dog.Start().ok());
-  dog.Beat();
+  dog.Touch(/*idle=*/false);
   std::this_thread::sleep_for(milliseconds(120));
-  dog.Beat();
+  dog.Touch(/*idle=*/false);
   for (int i = 0; i < 100 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
   const auto finished = dog.TakeFinished();
   ASSERT_EQ(finished.size(), 1u);

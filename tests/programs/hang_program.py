@@ -2,7 +2,7 @@
 integration tests. Usage:
 
     python hang_program.py DIR SCENARIO [--interval S] [--samples N]
-                           [--sample-interval S] [--block S]
+                           [--sample-interval S] [--block S] [--loop uvloop]
 
 It prints one JSON object per line on stdout, {"event": ..., "t_ns": ...},
 around each block ("block_start", "block_end") and at the end ("done", with the
@@ -120,6 +120,11 @@ async def main(args):
         release.set()
         for worker in workers:
             worker.join()
+    elif args.scenario == "hang_after_idle":
+        await asyncio.sleep(2.0)  # idle long enough for the watchdog to park
+        await blocked("sleep_in_coroutine", args.block)
+    elif args.scenario == "idle":
+        await asyncio.sleep(args.block)
     elif args.scenario == "busy_healthy":
         await busy_but_healthy(args.block)
     elif args.scenario == "block_after_stop":
@@ -141,5 +146,12 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--sample-interval", type=float, default=1.0)
     parser.add_argument("--block", type=float, default=1.5)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parsed = parser.parse_args()
+    if parsed.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main(parsed))
+    else:
+        asyncio.run(main(parsed))
     sys.exit(0)

@@ -1,0 +1,78 @@
+"""Work done on the watched loop's thread, with the GIL, when the native
+watchdog says it is due: log finished episodes (the recovery WARNING), and
+publish thread names, which the watchdog needs but cannot ask `threading` for
+(it writes reports without the GIL).
+
+Names are republished when the number of threads changed (checked about ten
+times a second) and at least once a second. A thread started in the very loop
+step that then blocks is never seen: its section shows the kernel's name.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, List
+
+from . import _native
+
+logger = logging.getLogger("aiowatchdog")
+
+_NAMES_PERIOD_S = 1.0
+
+
+def publish_thread_names() -> None:
+    _native.publish_thread_names(
+        [(t.native_id or 0, t.ident or 0, t.name) for t in threading.enumerate()]
+    )
+
+
+def format_episode(episode: dict) -> str:
+    """The recovery WARNING's text for one finished episode."""
+    verb = "was blocked" if episode["recovered"] else "had been blocked (still, at stop)"
+    lines = [f"event loop {verb} for {episode['blocked_s']:.3f} s (episode {episode['episode_id']})"]
+    if episode["loop_frames"]:
+        lines.append("loop thread, innermost frames first:")
+        for frame in episode["loop_frames"]:
+            line = "?" if frame["line"] is None else frame["line"]
+            lines.append(f'  File "{frame["file"]}", line {line}, in {frame["function"]}')
+            if frame["source"]:
+                lines.append(f"    {frame['source']}")
+    if episode["report_paths"]:
+        lines.append("reports: " + ", ".join(episode["report_paths"]))
+    if episode["discarded_samples"]:
+        lines.append(f"{episode['discarded_samples']} sample(s) not written: "
+                     "the loop recovered while they were taken")
+    return "\n".join(lines)
+
+
+def log_episodes(episodes: List[dict]) -> None:
+    for episode in episodes:
+        logger.warning("%s", format_episode(episode))
+        if episode["errors"]:
+            logger.error(
+                "aiowatchdog could not write %d report(s) of episode %s: %s",
+                len(episode["errors"]),
+                episode["episode_id"],
+                "; ".join(episode["errors"]),
+            )
+
+
+class LoopChores:
+    """Does the chores a `watchdog.touch()` call reported due."""
+
+    def __init__(self, watchdog: Any) -> None:
+        self._watchdog = watchdog
+        self._thread_count = -1
+        self._names_due = 0.0
+
+    def run(self, chores: int) -> None:
+        if chores & _native.CHORE_FINISHED_EPISODES:
+            log_episodes(self._watchdog.take_finished())
+        if chores & _native.CHORE_HOUSEKEEPING:
+            count = threading.active_count()
+            now = time.monotonic()
+            if count != self._thread_count or now >= self._names_due:
+                self._thread_count = count
+                self._names_due = now + _NAMES_PERIOD_S
+                publish_thread_names()

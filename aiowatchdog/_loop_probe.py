@@ -1,0 +1,133 @@
+"""How the watched loop tells the native watchdog what it is doing: a probe
+on the loop reports each transition with `watchdog.touch(idle)`, and runs the
+chores the answer says are due (see _chores.py).
+
+Two probes, one per kind of loop:
+
+- SelectorProbe, for loops with a Python selector (asyncio's own): the
+  selector's select() is wrapped on the instance, so the loop reports "idle"
+  as it enters it and "busy" as it leaves it. A hang is then exactly an
+  iteration that runs too long, and an idle loop is never woken by us.
+- HeartbeatProbe, for the others (uvloop runs its selector in C): a callback
+  scheduled every interval/2 reports "busy"; a hang is no heartbeat for
+  `interval`. It wakes an idle loop 2/interval times a second.
+
+Both arm on the loop's thread, from a callback, and stop reporting on cancel().
+"""
+from __future__ import annotations
+
+import asyncio
+import selectors
+from typing import Any, Callable, Optional
+
+from ._chores import LoopChores
+
+
+class _Probe:
+    def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
+                 on_armed: Callable[[], None]) -> None:
+        self._loop = loop
+        self._watchdog = watchdog
+        self._chores = LoopChores(watchdog)
+        self._on_armed = on_armed
+        self._active = False
+        self._cancelled = False
+
+    def start(self) -> None:
+        """Arms now if on the loop's thread inside the loop, else soon on it."""
+        if _running_loop() is self._loop:
+            self._arm()
+        else:
+            self._loop.call_soon_threadsafe(self._arm)
+
+    def _arm(self) -> None:
+        if self._cancelled:
+            return
+        self._active = True
+        self._on_armed()
+        self._install()
+        self._touch(False)  # armed from a callback: the loop is busy now
+
+    def _touch(self, idle: bool) -> None:
+        chores = self._watchdog.touch(idle)
+        if chores:
+            self._chores.run(chores)
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._active = False
+        self._uninstall()
+
+    def _install(self) -> None:
+        raise NotImplementedError
+
+    def _uninstall(self) -> None:
+        raise NotImplementedError
+
+
+class SelectorProbe(_Probe):
+    """Wraps the loop's selector.select to report idle/busy transitions."""
+
+    def _install(self) -> None:
+        selector: selectors.BaseSelector = self._loop._selector  # type: ignore[attr-defined]
+        inner = selector.select
+
+        def select(timeout: Optional[float] = None) -> Any:
+            if not self._active:  # cancelled while wrapped over by someone else
+                return inner(timeout)
+            self._touch(True)
+            try:
+                return inner(timeout)
+            finally:
+                self._touch(False)
+
+        self._selector = selector
+        self._wrapper = select
+        selector.select = select  # type: ignore[method-assign]
+
+    def _uninstall(self) -> None:
+        selector = getattr(self, "_selector", None)
+        if selector is not None and vars(selector).get("select") is self._wrapper:
+            del selector.select
+
+
+class HeartbeatProbe(_Probe):
+    """A callback every `period` seconds reports the loop busy."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
+                 on_armed: Callable[[], None], period: float) -> None:
+        super().__init__(loop, watchdog, on_armed)
+        self._period = period
+        self._handle: Optional[asyncio.TimerHandle] = None
+
+    def _install(self) -> None:
+        self._handle = self._loop.call_later(self._period, self._beat)
+
+    def _beat(self) -> None:
+        if not self._active:
+            return
+        self._touch(False)
+        self._handle = self._loop.call_later(self._period, self._beat)
+
+    def _uninstall(self) -> None:
+        handle = self._handle
+        if handle is not None and _running_loop() is self._loop:
+            handle.cancel()  # elsewhere, _active stops it at its next run
+
+
+def make_probe(loop: asyncio.AbstractEventLoop, watchdog: Any, interval: float,
+               on_armed: Callable[[], None]) -> _Probe:
+    """The cheapest probe that works for `loop`."""
+    selector = getattr(loop, "_selector", None)
+    if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and isinstance(
+        selector, selectors.BaseSelector
+    ):
+        return SelectorProbe(loop, watchdog, on_armed)
+    return HeartbeatProbe(loop, watchdog, on_armed, interval / 2)
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,79 @@
+"""The two ways a loop reports to the watchdog: asyncio's selector loop
+(transitions around select) and uvloop (a heartbeat). Both catch the same
+hangs; an idle loop is never reported, and a hang that begins while the
+watchdog is parked is still caught on time."""
+from __future__ import annotations
+
+import asyncio
+import selectors
+
+import pytest
+
+from aiowatchdog import hang_inspection
+from aiowatchdog._loop_probe import HeartbeatProbe, SelectorProbe, make_probe
+from runner import loop_functions, run_program
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("scenario, function", [
+    ("sleep_in_coroutine", "sleep_in_coroutine"),
+    ("cpu_bound", "cpu_bound_function"),
+    ("lock_held", "waits_for_held_lock"),
+])
+def test_uvloop_hangs_are_caught_and_named(tmp_path, scenario, function):
+    run = run_program("hang_program.py", str(tmp_path), scenario, "--block", "1.5",
+                      "--loop", "uvloop")
+    assert run.returncode == 0, run.stderr
+    reports = run.reports()
+    assert [r["sample"] for r in reports] == [0, 1]
+    for report in reports:
+        start, end = run.event("block_start")["t_ns"], run.event("block_end")["t_ns"]
+        assert start <= report["captured_unix_ns"] <= end
+        assert any(f.endswith(function) for f in loop_functions(report))
+    done = run.event("done")
+    assert done["threads_after"] == done["threads_before"]
+
+
+def test_a_hang_after_a_long_idle_spell_is_caught_on_time(tmp_path):
+    run = run_program("hang_program.py", str(tmp_path), "hang_after_idle", "--block", "1.0",
+                      "--samples", "1")
+    assert run.returncode == 0, run.stderr
+    [report] = run.reports()
+    start = run.event("block_start")["t_ns"]
+    # The parked watchdog was woken by the loop leaving its selector, so the
+    # report comes one interval (0.25 s) after the block began, not later.
+    assert 0.25 <= (report["captured_unix_ns"] - start) / 1e9 < 0.25 + 0.2
+    assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_an_idle_loop_is_never_reported(tmp_path, loop_kind):
+    run = run_program("hang_program.py", str(tmp_path), "idle", "--block", "2.5",
+                      "--interval", "0.02", "--loop", loop_kind)
+    assert run.returncode == 0, run.stderr
+    assert run.reports() == []
+
+
+def test_selector_loops_get_the_selector_probe_and_get_it_back_after_stop(tmp_path):
+    async def main():
+        loop = asyncio.get_running_loop()
+        selector = loop._selector
+        dumper = hang_inspection.start(tmp_path)
+        assert isinstance(dumper._probe, SelectorProbe)
+        assert "select" in vars(selector), "select is wrapped on the instance"
+        await asyncio.sleep(0.01)
+        await hang_inspection.stop_wait(dumper)
+        assert "select" not in vars(selector)
+        assert type(selector).select is selectors.EpollSelector.select
+    asyncio.run(main())
+
+
+def test_other_loops_get_the_heartbeat_probe():
+    uvloop = pytest.importorskip("uvloop")
+    loop = uvloop.new_event_loop()
+    try:
+        probe = make_probe(loop, watchdog=None, interval=0.25, on_armed=lambda: None)
+        assert isinstance(probe, HeartbeatProbe)
+    finally:
+        loop.close()
