@@ -20,6 +20,7 @@ import asyncio
 import selectors
 from typing import Any, Callable, Optional
 
+from . import _native
 from ._chores import LoopChores
 
 
@@ -66,29 +67,23 @@ class _Probe:
 
 
 class SelectorProbe(_Probe):
-    """Wraps the loop's selector.select to report idle/busy transitions."""
+    """Wraps the loop's selector.select to report idle/busy transitions. The
+    wrapper is native (_native.SelectProbe): two stamps an iteration, no
+    Python frame."""
 
     def _install(self) -> None:
         selector: selectors.BaseSelector = self._loop._selector  # type: ignore[attr-defined]
-        inner = selector.select
-
-        def select(timeout: Optional[float] = None) -> Any:
-            if not self._active:  # cancelled while wrapped over by someone else
-                return inner(timeout)
-            self._touch(True)
-            try:
-                return inner(timeout)
-            finally:
-                self._touch(False)
-
         self._selector = selector
-        self._wrapper = select
-        selector.select = select  # type: ignore[method-assign]
+        self._wrapper = _native.SelectProbe(self._watchdog, selector.select, self._chores.run)
+        selector.select = self._wrapper  # type: ignore[method-assign]
 
     def _uninstall(self) -> None:
-        selector = getattr(self, "_selector", None)
-        if selector is not None and vars(selector).get("select") is self._wrapper:
-            del selector.select
+        wrapper = getattr(self, "_wrapper", None)
+        if wrapper is None:
+            return
+        wrapper.deactivate()  # in case someone wrapped select over ours
+        if vars(self._selector).get("select") is wrapper:
+            del self._selector.select
 
 
 class HeartbeatProbe(_Probe):

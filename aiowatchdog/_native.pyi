@@ -1,8 +1,10 @@
 """Type stub for aiowatchdog._native, the pybind11 binding of the C++ core
 (native/python/module.cc). Internal: the public API is hang_inspection."""
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 REPORT_SCHEMA_VERSION: int
+CHORE_FINISHED_EPISODES: int
+CHORE_HOUSEKEEPING: int
 MAX_PY_FRAMES: int
 
 class Watchdog:
@@ -17,8 +19,8 @@ class Watchdog:
         python_version: str,
     ) -> None: ...
     def start(self) -> None: ...
-    def beat(self) -> bool:
-        """Stamps the heartbeat; True when finished episodes wait to be taken."""
+    def touch(self, idle: bool) -> int:
+        """The loop became busy or idle; returns the chores due (CHORE_* bits)."""
     def take_finished(self) -> List[Dict[str, Any]]:
         """Finished episodes: episode_id, blocked_s, recovered, report_paths,
         loop_frames (innermost first), errors, discarded_samples."""
@@ -27,6 +29,16 @@ class Watchdog:
     def join(self) -> None: ...
     @property
     def episodes_started(self) -> int: ...
+
+class SelectProbe:
+    """Installed as a selector's `select`: touches idle/busy around the real one."""
+
+    def __init__(self, watchdog: Watchdog, inner: Callable[..., Any],
+                 on_chores: Callable[[int], None]) -> None: ...
+    def __call__(self, timeout: Optional[float] = None) -> Any: ...
+    def deactivate(self) -> None: ...
+    @property
+    def inner(self) -> Callable[..., Any]: ...
 
 def install_capture_handler(signo: int) -> None:
     """Installs the process-wide capture handler; ValueError for another

@@ -96,6 +96,47 @@ SampleReport ReportFromDict(const py::dict& d) {
   return r;
 }
 
+// Installed as `selector.select` on the watched loop's selector (see
+// aiowatchdog/_loop_probe.py): reports idle before the real select and busy
+// after it, in C++ so that every loop iteration pays two stamps and no Python
+// frame. Python is called back only when a chore is due.
+class SelectProbe {
+ public:
+  SelectProbe(py::object watchdog, py::object inner, py::object on_chores)
+      : watchdog_obj_(std::move(watchdog)),
+        watchdog_(watchdog_obj_.cast<Watchdog*>()),
+        inner_(std::move(inner)),
+        on_chores_(std::move(on_chores)) {}
+
+  py::object Call(py::object timeout) {
+    if (!active_) return inner_(timeout);
+    Report(watchdog_->Touch(/*idle=*/true));
+    py::object events;
+    try {
+      events = inner_(timeout);
+    } catch (...) {
+      watchdog_->Touch(/*idle=*/false);
+      throw;
+    }
+    Report(watchdog_->Touch(/*idle=*/false));
+    return events;
+  }
+
+  void Deactivate() { active_ = false; }
+  const py::object& inner() const { return inner_; }
+
+ private:
+  void Report(int chores) {
+    if (chores != 0) on_chores_(chores);
+  }
+
+  py::object watchdog_obj_;  // keeps watchdog_ alive
+  Watchdog* watchdog_;
+  py::object inner_;
+  py::object on_chores_;
+  bool active_ = true;
+};
+
 void ThrowIfError(const absl::Status& status) {
   if (status.ok()) return;
   const std::string message(status.message());
@@ -135,6 +176,13 @@ PYBIND11_MODULE(_native, m) {
       .def("stopped", &Watchdog::Stopped)
       .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("episodes_started", &Watchdog::episodes_started);
+
+  py::class_<SelectProbe>(m, "SelectProbe")
+      .def(py::init<py::object, py::object, py::object>(), py::arg("watchdog"), py::arg("inner"),
+           py::arg("on_chores"))
+      .def("__call__", &SelectProbe::Call, py::arg("timeout") = py::none())
+      .def("deactivate", &SelectProbe::Deactivate)
+      .def_property_readonly("inner", &SelectProbe::inner);
 
   m.def("install_capture_handler", [](int signo) {
     ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));

@@ -1,0 +1,57 @@
+// See native_stack.h.
+#include "native_stack.h"
+
+#include <unwind.h>
+
+namespace aiowatchdog {
+namespace {
+
+struct UnwindState {
+  NativeStack* out;
+  bool past_signal_frame;
+};
+
+// Runs in a signal handler (called by _Unwind_Backtrace): plain stores only.
+// The frame the signal interrupted is the first whose PC is exact rather than
+// a return address (ip_before_insn), as the unwinder marks frames below a
+// signal trampoline; frames above it are our handler's and the trampoline's.
+_Unwind_Reason_Code OnFrame(struct _Unwind_Context* context, void* arg) {
+  auto* state = static_cast<UnwindState*>(arg);
+  int ip_before_insn = 0;
+  const uintptr_t pc = _Unwind_GetIPInfo(context, &ip_before_insn);
+  if (!state->past_signal_frame) {
+    if (!ip_before_insn) return _URC_NO_REASON;
+    state->past_signal_frame = true;
+  }
+  if (pc == 0) return _URC_END_OF_STACK;
+  NativeStack* out = state->out;
+  if (out->depth == kMaxNativeFrames) {
+    out->truncated = 1;
+    return _URC_END_OF_STACK;
+  }
+  // A return address points after the call; report the call instruction.
+  out->pcs[out->depth] = ip_before_insn ? pc : pc - 1;
+  ++out->depth;
+  return _URC_NO_REASON;
+}
+
+_Unwind_Reason_Code CountFrame(struct _Unwind_Context*, void* arg) {
+  ++*static_cast<int*>(arg);
+  return _URC_NO_REASON;
+}
+
+}  // namespace
+
+void CaptureNativeStack(NativeStack* out) {
+  out->depth = 0;
+  out->truncated = 0;
+  UnwindState state{out, false};
+  _Unwind_Backtrace(OnFrame, &state);
+}
+
+void WarmUpNativeUnwinder() {
+  int frames = 0;
+  _Unwind_Backtrace(CountFrame, &frames);
+}
+
+}  // namespace aiowatchdog

@@ -1,0 +1,35 @@
+// The native half of a capture: the calling thread's program counters,
+// recorded from inside our signal handler with the unwinder in libgcc
+// (_Unwind_Backtrace, what Boost.Stacktrace's safe_dump_to uses).
+//
+// Signal-context assumptions: the FDE lookup behind _Unwind_Backtrace is
+// lock-free on glibc 2.35+ with libgcc 12 (_dl_find_object), unless a JIT
+// registered frames with __register_frame*, when it takes a mutex (checked on
+// this machine; shared/CAPTURE-NOTES.md). WarmUpNativeUnwinder() runs it once
+// outside signal context so that nothing is loaded lazily in the handler.
+#ifndef AIOWATCHDOG_NATIVE_STACK_H_
+#define AIOWATCHDOG_NATIVE_STACK_H_
+
+#include <cstdint>
+
+namespace aiowatchdog {
+
+inline constexpr int kMaxNativeFrames = 256;
+
+struct NativeStack {
+  uintptr_t pcs[kMaxNativeFrames];  // innermost first, the handler's own frames skipped
+  int32_t depth = 0;
+  int32_t truncated = 0;  // more frames existed than kMaxNativeFrames
+};
+
+// Runs in a signal handler: records the interrupted code's program counters,
+// starting at the frame the signal interrupted (everything up to and including
+// the kernel's signal trampoline is skipped). Async-signal-safe as above.
+void CaptureNativeStack(NativeStack* out);
+
+// Outside signal context, once: makes the first real unwind allocation-free.
+void WarmUpNativeUnwinder();
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_NATIVE_STACK_H_
