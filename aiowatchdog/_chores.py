@@ -34,6 +34,9 @@ def format_episode(episode: dict) -> str:
     if episode["loop_frames"]:
         lines.append("loop thread, innermost frames first:")
         for frame in episode["loop_frames"]:
+            if frame["kind"] == "native":
+                lines.append(f"  Native: {frame['function']} ({frame['file'] or '?'})")
+                continue
             line = "?" if frame["line"] is None else frame["line"]
             lines.append(f'  File "{frame["file"]}", line {line}, in {frame["function"]}')
             if frame["source"]:

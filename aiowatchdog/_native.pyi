@@ -6,6 +6,7 @@ REPORT_SCHEMA_VERSION: int
 CHORE_FINISHED_EPISODES: int
 CHORE_HOUSEKEEPING: int
 MAX_PY_FRAMES: int
+MAX_NATIVE_FRAMES: int
 
 class Watchdog:
     """One watched loop's native watchdog thread."""
@@ -17,6 +18,8 @@ class Watchdog:
         samples: int,
         sample_interval: float,
         python_version: str,
+        native_stacks: bool = True,
+        max_threads: int = 1024,
     ) -> None: ...
     def start(self) -> None: ...
     def touch(self, idle: bool) -> int:

@@ -40,12 +40,18 @@ class Options:
     samples: stack samples per hang episode; sample 0 at detection.
     sample_interval: seconds between the samples of one episode.
     signal: the real-time signal used to interrupt threads for a capture.
+    native_stacks: merge native frames into every thread's stack; False
+        writes Python-only reports.
+    max_threads: threads sampled per capture (the loop's always); the rest
+        are counted in the report, not sampled.
     """
 
     interval: float = 0.25
     samples: int = 3
     sample_interval: float = 1.0
     signal: Optional[int] = None
+    native_stacks: bool = True
+    max_threads: int = 1024
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "interval", _check_seconds("interval", self.interval))
@@ -58,6 +64,12 @@ class Options:
             raise ValueError(f"samples must be >= 1, got {self.samples!r}")
         if self.samples > 1000:
             raise ValueError(f"samples must be <= 1000, got {self.samples!r}")
+        if not isinstance(self.native_stacks, bool):
+            raise TypeError(f"native_stacks must be a bool, got {self.native_stacks!r}")
+        if isinstance(self.max_threads, bool) or not isinstance(self.max_threads, int):
+            raise TypeError(f"max_threads must be an int, got {self.max_threads!r}")
+        if self.max_threads < 1:
+            raise ValueError(f"max_threads must be >= 1, got {self.max_threads!r}")
         signo = default_signal() if self.signal is None else self.signal
         if isinstance(signo, bool) or not isinstance(signo, int):
             raise TypeError(f"signal must be an int, got {signo!r}")

@@ -25,10 +25,11 @@ class ReportFormatError(ValueError):
     """The bytes are not a report this version can read."""
 
 
-_HEADER = re.compile(r"^# ([A-Za-z][A-Za-z ]*): (.*)$")
+_HEADER = re.compile(r"^# ([A-Za-z][A-Za-z ()]*): (.*)$")
 _THREAD = re.compile(r"^# ThreadID: (\d+) name=")
 _THREAD_REST = re.compile(r"^ native=(-?\d+) state=(\S+)((?: \[[^\]]*\])*)$")
 _FRAME = re.compile(r'^File: "(.*)", line (\d+|\?), in (.*)$')
+_NATIVE = re.compile(r"^Native: (.*) \((.*)\)$")
 _TASK = re.compile(r'^(.*) in "(.*)", line (\d+|\?)$')
 _NOT_ANSWERED = "[not answered: "
 _TRUNCATED = "# (truncated: outermost frames not shown)"
@@ -80,6 +81,17 @@ def parse_text_report(text: str) -> Report:
             if not thread["frames"] or thread["frames"][-1]["source"]:
                 raise ReportFormatError(f"source line {number} without its frame")
             thread["frames"][-1]["source"] = line[2:]
+        elif line.startswith("Native: "):
+            match = _NATIVE.match(line)
+            if not match:
+                raise ReportFormatError(f"bad native frame line {number}: {line!r}")
+            thread["frames"].append({
+                "kind": "native",
+                "file": "" if match.group(2) == "?" else match.group(2),
+                "line": None,
+                "function": match.group(1),
+                "source": "",
+            })
         else:
             match = _FRAME.match(line)
             if not match:
@@ -120,6 +132,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "captured_unix_ns": None,
         "task": task,
         "other_threads": int(header["Threads without Python frames"]),
+        "threads_not_sampled": int(header.get("Threads not sampled (over the limit)", 0)),
         "threads": [],
     }
 

@@ -58,6 +58,8 @@ class Dumper:
             samples=options.samples,
             sample_interval=options.sample_interval,
             python_version=f"{platform.python_implementation()} {platform.python_version()}",
+            native_stacks=options.native_stacks,
+            max_threads=options.max_threads,
         )
         self._shutdown_hook = LoopShutdownHook(self.stop)
         self._probe = make_probe(loop, self._watchdog, options.interval,
@@ -144,6 +146,8 @@ def start(
     samples: int = 3,
     sample_interval: float = 1.0,
     signal: Optional[int] = None,
+    native_stacks: bool = True,
+    max_threads: int = 1024,
 ) -> Dumper:
     """Starts watching `loop` (default: the running loop) for hangs.
 
@@ -152,7 +156,7 @@ def start(
     written, RuntimeError when there is no loop to watch.
     """
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
-                      signal=signal)
+                      signal=signal, native_stacks=native_stacks, max_threads=max_threads)
     directory = _prepare_directory(stack_output_dir)
     if loop is None:
         try:

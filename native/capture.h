@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "native_stack.h"
 #include "py_stack.h"
 
 namespace aiowatchdog {
@@ -33,6 +34,7 @@ struct RawPyFrame {
   std::string function;
   int32_t line = -1;
   bool is_coroutine = false;
+  bool is_entry = false;  // see awd_py_frame.is_entry
 };
 
 struct RawThreadCapture {
@@ -48,6 +50,8 @@ struct RawThreadCapture {
   uint64_t ident = 0;       // threading.get_ident(), when has_python
   bool truncated = false;   // frames hold only the innermost AWD_MAX_PY_FRAMES
   std::vector<RawPyFrame> frames;  // innermost first
+  std::vector<uintptr_t> native_pcs;  // innermost first; empty if not asked for
+  bool native_truncated = false;      // deeper than kMaxNativeFrames
   char kernel_state = '?';  // from /proc, for threads that did not answer
   std::string comm;         // kernel thread name
 };
@@ -68,11 +72,21 @@ int InstalledCaptureSignal();
 void AddThreadToSkip(pid_t tid);
 void RemoveThreadToSkip(pid_t tid);
 
+struct CaptureRequest {
+  pid_t first = 0;                   // sampled first (the loop's thread) when > 0
+  int64_t answer_timeout_ns = 50'000'000;
+  bool native = true;                // also record native program counters
+  size_t max_threads = 1024;         // threads past this are not sampled
+};
+
+struct CaptureResult {
+  std::vector<RawThreadCapture> threads;
+  int32_t threads_not_sampled = 0;   // past max_threads
+};
+
 // Samples every thread of the process except skipped ones and the caller, one
-// at a time, each waiting at most `answer_timeout_ns`. `first` is sampled
-// first (the loop's thread, closest to the moment of detection) when > 0.
-// Requires InstallCaptureHandler. Never call from a signal handler.
-std::vector<RawThreadCapture> CaptureAllThreads(pid_t first, int64_t answer_timeout_ns);
+// at a time. Requires InstallCaptureHandler. Never call from a signal handler.
+CaptureResult CaptureAllThreads(const CaptureRequest& request);
 
 }  // namespace aiowatchdog
 

@@ -85,7 +85,8 @@ std::string RenderJsonReport(const SampleReport& r) {
   } else {
     out += "  \"task\": null,\n";
   }
-  fmt::format_to(it, "  \"other_threads\": {},\n  \"threads\": [", r.other_threads);
+  fmt::format_to(it, "  \"other_threads\": {},\n  \"threads_not_sampled\": {},\n  \"threads\": [",
+                 r.other_threads, r.threads_not_sampled);
   for (size_t i = 0; i < r.threads.size(); ++i) {
     const ThreadReport& t = r.threads[i];
     fmt::format_to(it,

@@ -23,6 +23,10 @@ struct WatchdogOptions {
   // How long one thread may take to answer the capture signal before it is
   // reported as not answering. Bounds the cost of a blocked or gone thread.
   int64_t answer_timeout_ns = 50'000'000;
+  // Native frames merged into every thread's stack; false: Python-only reports.
+  bool native_stacks = true;
+  // Threads sampled per capture; past it they are counted, not sampled.
+  int32_t max_threads = 1024;
   // Interpreter version line for the report header.
   std::string python_version;
 };

@@ -26,6 +26,9 @@ typedef struct {
   char func[AWD_FUNC_MAX]; /* co_qualname on 3.11+, co_name before */
   int32_t line;            /* current line, -1 when unknown */
   uint8_t is_coroutine;    /* the frame runs a coroutine (CO_COROUTINE) */
+  uint8_t is_entry;        /* outermost frame of one eval-loop invocation (C
+                              frame): every frame on 3.9/3.10; is_entry on
+                              3.11; the frame inside a C-stack shim on 3.12+ */
 } awd_py_frame;
 
 typedef struct {

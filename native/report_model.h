@@ -16,10 +16,11 @@ namespace aiowatchdog {
 inline constexpr int kReportSchemaVersion = 1;
 
 struct Frame {
-  std::string kind = "python";  // "python" now; "native" frames come next
-  std::string file;
-  int32_t line = -1;            // -1: unknown
-  std::string function;
+  std::string kind = "python";  // "python" or "native"
+  std::string file;             // native: the library ("<library> + 0x<offset>"
+                                // when the function is unknown)
+  int32_t line = -1;            // -1: unknown; always for native frames
+  std::string function;         // native: "<symbol> + 0x<offset>", or an address
   std::string source;           // the stripped source line, or empty
 };
 
@@ -53,7 +54,8 @@ struct SampleReport {
   int64_t captured_unix_ns = 0;   // wall clock at capture
   std::string captured_local;     // ISO 8601 local time with UTC offset
   std::optional<TaskInfo> task;   // the loop's current task, when known
-  int32_t other_threads = 0;      // threads with no Python frames (not listed)
+  int32_t other_threads = 0;      // Python-only reports: threads with no Python frames
+  int32_t threads_not_sampled = 0;  // past the thread limit
   std::vector<ThreadReport> threads;  // the loop's thread first
 };
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_format.h"
+#include "stack_merge.h"
 #include "thread_names.h"
 
 namespace aiowatchdog {
@@ -18,6 +20,34 @@ const char* StatusText(RawThreadCapture::Outcome outcome) {
   return "unknown";
 }
 
+std::vector<ClassifiedNativeFrame> Classify(const std::vector<uintptr_t>& pcs,
+                                            Symbolizer& symbolizer) {
+  std::vector<ClassifiedNativeFrame> frames;
+  frames.reserve(pcs.size());
+  for (uintptr_t pc : pcs) {
+    const NativeSymbol& symbol = symbolizer.Resolve(pc);
+    ClassifiedNativeFrame frame;
+    frame.name = symbol.Describe(pc);
+    // Unknown functions are printed as addresses with their library offset.
+    frame.library = symbol.function.empty() && !symbol.library.empty()
+                        ? absl::StrFormat("%s + 0x%x", symbol.library, symbol.library_offset)
+                        : symbol.library;
+    frame.is_eval = IsEvalFunction(symbol.function);
+    frame.is_interpreter = IsInterpreterObject(symbol.library);
+    frames.push_back(std::move(frame));
+  }
+  return frames;
+}
+
+std::vector<Frame> PythonOnly(const std::vector<RawPyFrame>& innermost_first) {
+  std::vector<Frame> frames;
+  frames.reserve(innermost_first.size());
+  for (auto it = innermost_first.rbegin(); it != innermost_first.rend(); ++it) {
+    frames.push_back(Frame{"python", it->file, it->line, it->function, ""});
+  }
+  return frames;
+}
+
 }  // namespace
 
 std::optional<TaskInfo> CurrentTaskFromFrames(const std::vector<RawPyFrame>& innermost_first) {
@@ -27,32 +57,34 @@ std::optional<TaskInfo> CurrentTaskFromFrames(const std::vector<RawPyFrame>& inn
   return std::nullopt;
 }
 
-SampleReport BuildSample(SampleReport report, const std::vector<RawThreadCapture>& captures,
-                         pid_t loop_tid, SourceLines& sources) {
+SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_t loop_tid,
+                         bool native, SourceLines& sources, Symbolizer& symbolizer) {
   report.threads.clear();
   report.other_threads = 0;
+  report.threads_not_sampled = capture.threads_not_sampled;
   report.task.reset();
-  for (const RawThreadCapture& capture : captures) {
-    const bool answered = capture.outcome == RawThreadCapture::Outcome::kAnswered;
-    if (capture.outcome == RawThreadCapture::Outcome::kGone) continue;
-    if (answered && !capture.has_python) {
+  for (const RawThreadCapture& raw : capture.threads) {
+    const bool answered = raw.outcome == RawThreadCapture::Outcome::kAnswered;
+    if (raw.outcome == RawThreadCapture::Outcome::kGone) continue;
+    if (answered && !raw.has_python && !native) {
       ++report.other_threads;
       continue;
     }
     ThreadReport thread;
-    thread.ident = capture.ident;
-    thread.native_id = capture.tid;
-    thread.name = LookUpThreadName(capture.tid).value_or(capture.comm);
-    thread.is_loop = capture.tid == loop_tid;
-    thread.status = StatusText(capture.outcome);
-    thread.kernel_state = std::string(1, capture.kernel_state);
-    thread.truncated = capture.truncated;
-    thread.frames.reserve(capture.frames.size());
-    for (auto it = capture.frames.rbegin(); it != capture.frames.rend(); ++it) {
-      thread.frames.push_back(Frame{"python", it->file, it->line, it->function,
-                                    sources.Get(it->file, it->line)});
+    thread.ident = raw.ident;
+    thread.native_id = raw.tid;
+    thread.name = LookUpThreadName(raw.tid).value_or(raw.comm);
+    thread.is_loop = raw.tid == loop_tid;
+    thread.status = StatusText(raw.outcome);
+    thread.kernel_state = std::string(1, raw.kernel_state);
+    thread.truncated = raw.truncated || (native && raw.native_truncated);
+    thread.frames = native && !raw.native_pcs.empty()
+                        ? MergeStacks(Classify(raw.native_pcs, symbolizer), raw.frames)
+                        : PythonOnly(raw.frames);
+    for (Frame& frame : thread.frames) {
+      if (frame.kind == "python") frame.source = sources.Get(frame.file, frame.line);
     }
-    if (thread.is_loop) report.task = CurrentTaskFromFrames(capture.frames);
+    if (thread.is_loop) report.task = CurrentTaskFromFrames(raw.frames);
     report.threads.push_back(std::move(thread));
   }
   std::stable_partition(report.threads.begin(), report.threads.end(),

@@ -1,7 +1,8 @@
-// Turns one capture (the raw per-thread stacks) into the report model: threads
-// named, frames put outermost first with their source lines, the loop's thread
-// marked and listed first, and the loop's current task read off its frames.
-// Runs on the watchdog thread; pure apart from the source-line reads.
+// Turns one capture (the raw per-thread stacks) into the report model: native
+// program counters symbolized and merged with the Python frames (stack_merge),
+// threads named, frames put outermost first with their source lines, the
+// loop's thread marked and listed first, and the loop's current task read off
+// its frames. Runs on the watchdog thread, outside signal context.
 #ifndef AIOWATCHDOG_SAMPLE_BUILDER_H_
 #define AIOWATCHDOG_SAMPLE_BUILDER_H_
 
@@ -13,14 +14,16 @@
 #include "capture.h"
 #include "report_model.h"
 #include "source_lines.h"
+#include "symbolizer.h"
 
 namespace aiowatchdog {
 
-// Threads in `captures` become report threads unless they answered without
-// Python frames, which are only counted (other_threads). Header fields of
-// `header` are kept; threads, task and other_threads are filled in.
-SampleReport BuildSample(SampleReport header, const std::vector<RawThreadCapture>& captures,
-                         pid_t loop_tid, SourceLines& sources);
+// Header fields of `header` are kept; threads, task, other_threads and
+// threads_not_sampled are filled in. With `native` false (Python-only
+// reports) native frames are left out and threads without Python frames are
+// only counted (other_threads); with it, they get sections of their own.
+SampleReport BuildSample(SampleReport header, const CaptureResult& capture, pid_t loop_tid,
+                         bool native, SourceLines& sources, Symbolizer& symbolizer);
 
 // The task running on the loop: the outermost coroutine frame of its thread
 // (frames innermost first), which is the coroutine the task is driving.

@@ -39,6 +39,9 @@ std::string RenderTextReport(const SampleReport& r) {
                    OneLine(r.task->file), LineText(r.task->line));
   }
   fmt::format_to(it, "# Threads without Python frames: {}\n", r.other_threads);
+  if (r.threads_not_sampled > 0) {
+    fmt::format_to(it, "# Threads not sampled (over the limit): {}\n", r.threads_not_sampled);
+  }
 
   for (const ThreadReport& t : r.threads) {
     // The ident first, as aiodebug writes it; the rest is ours.
@@ -50,6 +53,11 @@ std::string RenderTextReport(const SampleReport& r) {
     out += '\n';
     if (t.truncated) out += "# (truncated: outermost frames not shown)\n";
     for (const Frame& f : t.frames) {
+      if (f.kind == "native") {
+        fmt::format_to(it, "Native: {} ({})\n", OneLine(f.function),
+                       f.file.empty() ? "?" : OneLine(f.file));
+        continue;
+      }
       fmt::format_to(it, "File: \"{}\", line {}, in {}\n", OneLine(f.file), LineText(f.line),
                      OneLine(f.function));
       if (!f.source.empty()) fmt::format_to(it, "  {}\n", OneLine(f.source));

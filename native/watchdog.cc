@@ -18,8 +18,11 @@
 namespace aiowatchdog {
 namespace {
 
-// How many of the loop thread's innermost frames the recovery WARNING shows.
+// The recovery WARNING shows the native frames inside the loop thread's
+// innermost Python frame (at most kWarningNativeFrames), then kWarningFrames
+// frames from that Python frame outwards.
 constexpr size_t kWarningFrames = 5;
+constexpr size_t kWarningNativeFrames = 8;
 // How often Touch() asks for housekeeping on the loop thread.
 constexpr int64_t kHousekeepingNs = 100'000'000;
 // The watchdog parks once the loop has idled this long, or 4 intervals.
@@ -30,6 +33,17 @@ std::chrono::steady_clock::time_point SteadyAt(int64_t monotonic_ns) {
 }
 
 pid_t CurrentTid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// `outermost_first` as the WARNING lists them: innermost first, see above.
+std::vector<Frame> WarningFrames(const std::vector<Frame>& outermost_first) {
+  const std::vector<Frame> inner(outermost_first.rbegin(), outermost_first.rend());
+  size_t python = 0;
+  while (python < inner.size() && inner[python].kind != "python") ++python;
+  if (python == inner.size()) python = 0;  // no Python frame: the innermost ones
+  const size_t begin = python > kWarningNativeFrames ? python - kWarningNativeFrames : 0;
+  const size_t end = std::min(inner.size(), python + kWarningFrames);
+  return std::vector<Frame>(inner.begin() + begin, inner.begin() + end);
+}
 
 }  // namespace
 
@@ -143,8 +157,12 @@ void Watchdog::TakeSample(const Decision& decision) {
   }
   const pid_t loop_tid = loop_tid_.load();
   const LoopState before = LoadState();
-  const std::vector<RawThreadCapture> captures =
-      CaptureAllThreads(loop_tid, options_.answer_timeout_ns);
+  CaptureRequest request;
+  request.first = loop_tid;
+  request.answer_timeout_ns = options_.answer_timeout_ns;
+  request.native = options_.native_stacks;
+  request.max_threads = static_cast<size_t>(options_.max_threads);
+  const CaptureResult captures = CaptureAllThreads(request);
   // A transition meanwhile means the loop had recovered by the time its
   // stack was read: such a sample shows the loop moving on, not the hang.
   if (LoadState() != before) {
@@ -163,13 +181,12 @@ void Watchdog::TakeSample(const Decision& decision) {
   header.python_version = options_.python_version;
   header.captured_unix_ns = unix_ns;
   header.captured_local = LocalIsoTime(unix_ns);
-  const SampleReport report = BuildSample(std::move(header), captures, loop_tid, sources_);
+  const SampleReport report = BuildSample(std::move(header), captures, loop_tid,
+                                          options_.native_stacks, sources_, symbolizer_);
 
   if (decision.sample_index == 0) {
     for (const ThreadReport& t : report.threads) {
-      if (!t.is_loop) continue;
-      const size_t n = std::min(kWarningFrames, t.frames.size());
-      current_.loop_frames.assign(t.frames.rbegin(), t.frames.rbegin() + n);
+      if (t.is_loop) current_.loop_frames = WarningFrames(t.frames);
     }
   }
   absl::StatusOr<WrittenReport> written = WriteReportFiles(options_.output_dir, report);

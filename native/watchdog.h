@@ -35,6 +35,7 @@
 #include "options.h"
 #include "report_model.h"
 #include "source_lines.h"
+#include "symbolizer.h"
 
 namespace aiowatchdog {
 
@@ -82,7 +83,8 @@ class Watchdog {
 
   const WatchdogOptions options_;
   HangDetector detector_;
-  SourceLines sources_;  // watchdog thread only
+  SourceLines sources_;    // watchdog thread only
+  Symbolizer symbolizer_;  // watchdog thread only
 
   static LoopState Unpack(int64_t word) { return {word >> 1, (word & 1) != 0}; }
   LoopState LoadState() const { return Unpack(state_.load(std::memory_order_seq_cst)); }

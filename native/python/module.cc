@@ -11,6 +11,7 @@
 
 #include "../capture.h"
 #include "../json_report.h"
+#include "../native_stack.h"
 #include "../options.h"
 #include "../report_model.h"
 #include "../text_report.h"
@@ -75,6 +76,7 @@ SampleReport ReportFromDict(const py::dict& d) {
                       t["line"].is_none() ? -1 : t["line"].cast<int32_t>()};
   }
   r.other_threads = d["other_threads"].cast<int32_t>();
+  r.threads_not_sampled = d["threads_not_sampled"].cast<int32_t>();
   for (py::handle th : d["threads"]) {
     py::dict td = th.cast<py::dict>();
     ThreadReport t;
@@ -152,9 +154,15 @@ PYBIND11_MODULE(_native, m) {
 
   py::class_<Watchdog>(m, "Watchdog")
       .def(py::init([](const std::string& output_dir, double interval, int samples,
-                       double sample_interval, const std::string& python_version) {
+                       double sample_interval, const std::string& python_version,
+                       bool native_stacks, int max_threads) {
              if (samples < 1) throw py::value_error("samples must be >= 1, got " + std::to_string(samples));
+             if (max_threads < 1) {
+               throw py::value_error("max_threads must be >= 1, got " + std::to_string(max_threads));
+             }
              WatchdogOptions o;
+             o.native_stacks = native_stacks;
+             o.max_threads = max_threads;
              o.output_dir = output_dir;
              o.interval_ns = SecondsToNs(interval, "interval");
              o.samples = samples;
@@ -163,7 +171,8 @@ PYBIND11_MODULE(_native, m) {
              return std::make_unique<Watchdog>(std::move(o));
            }),
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
-           py::arg("sample_interval"), py::arg("python_version"))
+           py::arg("sample_interval"), py::arg("python_version"), py::arg("native_stacks") = true,
+           py::arg("max_threads") = 1024)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
@@ -202,4 +211,5 @@ PYBIND11_MODULE(_native, m) {
   m.attr("CHORE_HOUSEKEEPING") = Watchdog::kHousekeeping;
   m.attr("REPORT_SCHEMA_VERSION") = kReportSchemaVersion;
   m.attr("MAX_PY_FRAMES") = static_cast<int>(AWD_MAX_PY_FRAMES);
+  m.attr("MAX_NATIVE_FRAMES") = kMaxNativeFrames;
 }

@@ -275,8 +275,8 @@ unknown:
 /* ---- line tables -------------------------------------------------------- */
 
 /* Signal handler context. Points *data and *len at the bytes of co's line
- * table; 0 if it is not a mapped bytes object of sane length. Remembers the
- * answer for co, the code of the frame being recorded. */
+ * table; 0 if it is not a mapped bytes object of sane length. When co is the
+ * code of the previous record, the table awd_record kept from it is reused. */
 static int awd_code_table(awd_walk *w, PyCodeObject *co,
                           const unsigned char **data, Py_ssize_t *len) {
   if (co == w->last_code && w->table != NULL) {
@@ -669,6 +669,17 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
   }
   r->is_coroutine =
       (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
+  /* Which eval-loop invocation (native frame) ran this frame, for merging
+   * with the native stack: 3.9/3.10 run each frame in one of its own; 3.11
+   * marks the frame that entered it; 3.12+ mark it with a C-stack shim frame
+   * just outside it, which awd_run() turns into this flag. */
+#if PY_VERSION_HEX < 0x030B0000
+  r->is_entry = 1;
+#elif PY_VERSION_HEX < 0x030C0000
+  r->is_entry = v->is_entry != 0;
+#else
+  r->is_entry = 0;
+#endif
   w->last_code = co;
   w->last_index = index;
 }
@@ -686,6 +697,8 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
                    int stop_at_entry, int *depth, int *hops, int *more,
                    const void **entry_next) {
   int skips = 0;
+  int recorded = -1; /* index of the last frame this run recorded */
+  (void)recorded;    /* read on 3.12+ only */
   while (f != NULL) {
     if (*hops >= AWD_MAX_HOPS) {
       return AWD_RUN_OUT_OF_HOPS;
@@ -703,6 +716,7 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
       skips = 0;
       if (*depth < AWD_MAX_PY_FRAMES) {
         awd_record(w, out, *depth, &v);
+        recorded = *depth;
         ++*depth;
       } else {
         *more = 1; /* keep the innermost frames */
@@ -711,6 +725,14 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
         }
       }
     }
+#if PY_VERSION_HEX >= 0x030C0000
+    /* 3.12+: a skipped C-stack shim closes the invocation whose outermost
+     * frame was just recorded. */
+    if (step == AWD_STEP_SKIP && v.is_entry && recorded >= 0) {
+      out->frames[recorded].is_entry = 1;
+      recorded = -1;
+    }
+#endif
     if (stop_at_entry && v.is_entry) {
       *entry_next = v.next;
       return AWD_RUN_ENTRY;

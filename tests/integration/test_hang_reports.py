@@ -5,6 +5,7 @@ and that nothing is written and no thread remains after stop_wait."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -57,11 +58,16 @@ def test_sleep_is_seen_in_the_syscall_and_cpu_in_bytecode(tmp_path):
     run = run_program("hang_program.py", str(tmp_path), "sleep_in_coroutine", "--block", "1.0")
     assert_clean_exit(run)
     report = run.reports()[0]
-    innermost = report["threads"][0]["frames"][-1]
-    assert report["threads"][0]["is_loop"], "the loop's thread is listed first"
-    assert innermost["function"].endswith("sleep_in_coroutine")
-    assert innermost["source"] == "time.sleep(seconds)"
-    assert report["threads"][0]["kernel_state"] == "S", "blocked in a syscall"
+    loop = report["threads"][0]
+    assert loop["is_loop"], "the loop's thread is listed first"
+    python = [f for f in loop["frames"] if f["kind"] == "python"]
+    assert python[-1]["function"].endswith("sleep_in_coroutine")
+    assert python[-1]["source"] == "time.sleep(seconds)"
+    # Inside it, the native frames down to the C library's sleep.
+    inside = loop["frames"][loop["frames"].index(python[-1]) + 1:]
+    assert inside and all(f["kind"] == "native" for f in inside)
+    assert inside[-1]["function"].startswith("clock_nanosleep"), inside
+    assert loop["kernel_state"] == "S", "blocked in a syscall"
 
     run = run_program("hang_program.py", str(tmp_path / "cpu"), "cpu_bound", "--block", "1.0")
     assert_clean_exit(run)
@@ -128,9 +134,24 @@ def test_files_are_named_as_aiodebug_names_them(tmp_path):
         assert match, name
         assert name[: -len(".json")] + ".txt" in names
     text = (tmp_path / jsons[0].replace(".json", ".txt")).read_text()
-    # aiodebug's layout: the section line, then frames outermost first.
-    assert re.search(r'^# ThreadID: \d+ .*\[event loop\]\nFile: ".*", line \d+, in ', text, re.M)
+    # aiodebug's layout: the section line, then frames outermost first
+    # (native ones, e.g. __libc_start_main, on lines of their own).
+    assert re.search(r'^# ThreadID: \d+ .*\[event loop\]\n(Native: .*\n)*File: ".*", line \d+, in ',
+                     text, re.M)
     assert re.search(r"^  time\.sleep\(seconds\)$", text, re.M)
+    assert re.search(r"^Native: clock_nanosleep \+ 0x[0-9a-f]+ \(.*libc\.so\.6\)$", text, re.M)
+
+
+def test_python_only_reports_have_no_native_frames(tmp_path):
+    run = run_program("hang_program.py", str(tmp_path), "sleep_in_coroutine", "--block", "0.6",
+                      "--python-only")
+    assert_clean_exit(run)
+    [report] = run.reports()
+    for thread in report["threads"]:
+        assert all(f["kind"] == "python" for f in thread["frames"])
+    text = Path(report["path"][: -len(".json")] + ".txt").read_text()
+    assert "Native:" not in text
+    assert re.search(r'^# ThreadID: \d+ .*\[event loop\]\nFile: ".*", line \d+, in ', text, re.M)
 
 
 def test_a_forgotten_dumper_stops_with_its_loop_and_at_exit(tmp_path):

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fake_walker.h"
+#include "symbolizer.h"
 
 namespace aiowatchdog {
 namespace {
@@ -65,6 +66,13 @@ class ParkedThreads {
   std::vector<std::thread> threads_;
 };
 
+std::vector<RawThreadCapture> CaptureAll(pid_t first = 0, bool native = true) {
+  CaptureRequest request;
+  request.first = first;
+  request.native = native;
+  return CaptureAllThreads(request).threads;
+}
+
 const RawThreadCapture* Find(const std::vector<RawThreadCapture>& all, pid_t tid) {
   for (const auto& c : all) {
     if (c.tid == tid) return &c;
@@ -75,7 +83,7 @@ const RawThreadCapture* Find(const std::vector<RawThreadCapture>& all, pid_t tid
 TEST(Capture, EveryThreadRecordsItsOwnStack) {
   ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
   ParkedThreads parked(8, /*block_signal=*/false);
-  const auto captures = CaptureAllThreads(parked.tids()[3], 50'000'000);
+  const auto captures = CaptureAll(parked.tids()[3]);
   EXPECT_EQ(captures.front().tid, parked.tids()[3]) << "the loop's thread goes first";
   for (pid_t tid : parked.tids()) {
     const RawThreadCapture* c = Find(captures, tid);
@@ -93,7 +101,7 @@ TEST(Capture, ABlockingThreadIsReportedWithoutWaiting) {
   ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
   ParkedThreads blocking(3, /*block_signal=*/true);
   const auto start = std::chrono::steady_clock::now();
-  const auto captures = CaptureAllThreads(0, 50'000'000);
+  const auto captures = CaptureAll();
   const auto took = std::chrono::steady_clock::now() - start;
   for (pid_t tid : blocking.tids()) {
     const RawThreadCapture* c = Find(captures, tid);
@@ -110,10 +118,52 @@ TEST(Capture, SkippedThreadsAreNeverSignalled) {
   ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
   ParkedThreads parked(2, false);
   AddThreadToSkip(parked.tids()[0]);
-  const auto captures = CaptureAllThreads(0, 50'000'000);
+  const auto captures = CaptureAll();
   RemoveThreadToSkip(parked.tids()[0]);
   EXPECT_EQ(Find(captures, parked.tids()[0]), nullptr);
   EXPECT_NE(Find(captures, parked.tids()[1]), nullptr);
+}
+
+TEST(Capture, EachThreadAlsoRecordsItsNativeStack) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  ParkedThreads parked(2, false);
+  Symbolizer symbolizer;
+  for (const RawThreadCapture& c : CaptureAll()) {
+    if (c.tid != parked.tids()[0]) continue;
+    ASSERT_GE(c.native_pcs.size(), 3u);
+    // Parked in sleep_for: the interrupted frame is the C library's sleep,
+    // and std::thread's entry point is further out.
+    std::string names;
+    for (uintptr_t pc : c.native_pcs) names += symbolizer.Resolve(pc).function + "\n";
+    EXPECT_EQ(names.rfind("clock_nanosleep", 0), 0u) << names;
+    EXPECT_NE(names.find("_M_run"), std::string::npos) << names;
+    EXPECT_EQ(names.find("OnCaptureSignal"), std::string::npos) << "handler frames skipped\n" << names;
+    return;
+  }
+  FAIL() << "the parked thread was not captured";
+}
+
+TEST(Capture, PythonOnlyRequestsRecordNoNativeStack) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  ParkedThreads parked(1, false);
+  const RawThreadCapture* c = nullptr;
+  const auto captures = CaptureAll(0, /*native=*/false);
+  c = Find(captures, parked.tids()[0]);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->native_pcs.empty());
+  EXPECT_EQ(c->frames.size(), 2u);
+}
+
+TEST(Capture, ThreadsPastTheLimitAreCountedNotSampled) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  ParkedThreads parked(6, false);
+  CaptureRequest request;
+  request.first = parked.tids()[5];
+  request.max_threads = 2;
+  const CaptureResult result = CaptureAllThreads(request);
+  ASSERT_EQ(result.threads.size(), 2u);
+  EXPECT_EQ(result.threads[0].tid, parked.tids()[5]) << "the loop's thread is never cut";
+  EXPECT_GE(result.threads_not_sampled, 4);
 }
 
 TEST(Capture, OneSignalPerProcess) {
@@ -162,7 +212,7 @@ TEST(Capture, ThreadsExitingDuringCaptureNeverCrash) {
   const pid_t steady_tid = steady.tids()[0];
   for (int round = 0; round < 200; ++round) {
     bool steady_answered = false;
-    const auto captures = CaptureAllThreads(0, 50'000'000);
+    const auto captures = CaptureAll();
     for (const auto& c : captures) {
       if (c.outcome != RawThreadCapture::Outcome::kAnswered) continue;
       ASSERT_EQ(c.frames.size(), 2u);

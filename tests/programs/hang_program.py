@@ -101,7 +101,7 @@ async def main(args):
     threads_before = native_thread_count()
     dumper = hang_inspection.start(
         args.dir, interval=args.interval, samples=args.samples,
-        sample_interval=args.sample_interval,
+        sample_interval=args.sample_interval, native_stacks=not args.python_only,
     )
     await asyncio.sleep(0.3 + args.interval)
     if args.scenario in BLOCKS:
@@ -147,6 +147,7 @@ if __name__ == "__main__":
     parser.add_argument("--sample-interval", type=float, default=1.0)
     parser.add_argument("--block", type=float, default=1.5)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--python-only", action="store_true")
     parsed = parser.parse_args()
     if parsed.loop == "uvloop":
         import uvloop

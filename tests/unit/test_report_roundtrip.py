@@ -24,10 +24,19 @@ lines = st.one_of(st.none(), st.integers(1, 10**6))
 u64 = st.integers(0, 2**64 - 1)
 seconds = st.floats(0, 1e5, allow_nan=False)
 
-frames = st.builds(
+python_frames = st.builds(
     lambda file, line, function, source: {
         "kind": "python", "file": file, "line": line, "function": function, "source": source},
     line_text, lines, function_names, stripped)
+# Native frames: a symbol (C++ names have parentheses) and a library path with
+# no parenthesis, as the text line `Native: <symbol> (<library>)` needs.
+native_frames = st.builds(
+    lambda function, library: {
+        "kind": "native", "file": library, "line": None, "function": function, "source": ""},
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=30),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="()"),
+            max_size=30).filter(lambda s: s != "?"))
+frames = st.one_of(python_frames, native_frames)
 
 threads = st.builds(
     lambda ident, native_id, name, is_loop, status, state, truncated, frames: {
@@ -43,14 +52,15 @@ tasks = st.one_of(st.none(), st.builds(
 
 reports = st.builds(
     lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
-    task, other, threads: {
+    task, other, not_sampled, threads: {
         "schema": "aiowatchdog.report", "schema_version": 1, "episode": episode,
         "sample": sample, "samples": samples, "blocked_s": blocked, "interval_s": interval,
         "sample_interval_s": sample_interval, "pid": pid, "python": python, "captured_at": at,
-        "captured_unix_ns": ns, "task": task, "other_threads": other, "threads": threads},
+        "captured_unix_ns": ns, "task": task, "other_threads": other,
+        "threads_not_sampled": not_sampled, "threads": threads},
     stripped.filter(bool), st.integers(0, 999), st.integers(1, 1000), seconds, seconds, seconds,
     st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, st.integers(0, 999),
-    st.lists(threads, max_size=4))
+    st.integers(0, 999), st.lists(threads, max_size=4))
 
 FLOATS = ("blocked_s", "interval_s", "sample_interval_s")
 
@@ -80,7 +90,7 @@ def test_any_name_stays_on_its_line(name):
     model = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
              "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
              "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
-             "other_threads": 0,
+             "other_threads": 0, "threads_not_sampled": 0,
              "threads": [{"ident": 1, "native_id": 1, "name": name, "is_loop": True,
                           "status": "answered", "kernel_state": "S", "truncated": False,
                           "frames": [{"kind": "python", "file": name, "line": 1,
