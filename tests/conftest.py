@@ -1,12 +1,19 @@
-"""The autouse guard every test runs under: it fails any test that leaves a
-thread behind (a watchdog thread of ours that was not stopped)."""
+"""Fixtures: the autouse guard every test runs under, which fails any test
+that leaves a thread behind (a watchdog thread of ours that was not stopped),
+and the test library of native blocking calls."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from runner import native_thread_count
+from runner import build_native_blockers, native_thread_count
+
+
+@pytest.fixture(scope="session")
+def native_blockers(tmp_path_factory):
+    """Path of the test library of native blocking calls (built once)."""
+    return build_native_blockers(tmp_path_factory.mktemp("native"))
 
 
 @pytest.fixture(autouse=True)

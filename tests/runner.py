@@ -14,6 +14,15 @@ from typing import Dict, List
 from aiowatchdog._report_files import list_reports, loop_thread, read_report
 
 PROGRAMS = Path(__file__).parent / "programs"
+NATIVE_BLOCKERS_SOURCE = PROGRAMS / "native_blockers.c"
+
+
+def build_native_blockers(directory: Path) -> Path:
+    """Compiles programs/native_blockers.c into a shared library."""
+    library = directory / "libnative_blockers.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-g", "-o", str(library),
+                    str(NATIVE_BLOCKERS_SOURCE), "-lpthread"], check=True)
+    return library
 
 
 def native_thread_count() -> int:

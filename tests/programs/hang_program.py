@@ -3,6 +3,7 @@ integration tests. Usage:
 
     python hang_program.py DIR SCENARIO [--interval S] [--samples N]
                            [--sample-interval S] [--block S] [--loop uvloop]
+                           [--python-only] [--native-lib PATH]
 
 It prints one JSON object per line on stdout, {"event": ..., "t_ns": ...},
 around each block ("block_start", "block_end") and at the end ("done", with the
@@ -71,11 +72,52 @@ async def waits_for_held_lock(seconds):
     holder.join()
 
 
+NATIVE = None  # ctypes.PyDLL of native_blockers.c, with --native-lib
+
+
+def calls_native_sleep_holding_gil(seconds):
+    NATIVE.awd_test_sleep_holding_gil(int(seconds * 1000))
+
+
+async def native_sleep_with_gil(seconds):
+    calls_native_sleep_holding_gil(seconds)
+
+
+def calls_native_spin_holding_gil(seconds):
+    NATIVE.awd_test_spin_holding_gil(int(seconds * 1000))
+
+
+async def native_spin_with_gil(seconds):
+    calls_native_spin_holding_gil(seconds)
+
+
+def sums_a_huge_range(_seconds):
+    return sum(range(10**8))  # one long C call: 1.5-2.5 s on 3.9-3.13
+
+
+async def long_builtin(seconds):
+    sums_a_huge_range(seconds)
+
+
+def recurse_then_sleep(depth, seconds):
+    if depth:
+        return recurse_then_sleep(depth - 1, seconds)
+    time.sleep(seconds)
+
+
+async def deep_recursion(seconds):
+    recurse_then_sleep(400, seconds)
+
+
 BLOCKS = {
     "sleep_in_coroutine": sleep_in_coroutine,
     "plain_function": calls_plain_function,
     "cpu_bound": runs_cpu_bound,
     "lock_held": waits_for_held_lock,
+    "native_gil_sleep": native_sleep_with_gil,
+    "native_gil_spin": native_spin_with_gil,
+    "long_builtin": long_builtin,
+    "deep_recursion": deep_recursion,
 }
 
 
@@ -120,6 +162,20 @@ async def main(args):
         release.set()
         for worker in workers:
             worker.join()
+    elif args.scenario == "many_idle_threads":
+        release = threading.Event()
+        idle = [threading.Thread(target=release.wait, name=f"idle-{i}") for i in range(200)]
+        for thread in idle:
+            thread.start()
+        await asyncio.sleep(0.5)  # names published
+        await blocked("sleep_in_coroutine", args.block)
+        release.set()
+        for thread in idle:
+            thread.join()
+    elif args.scenario == "native_thread":
+        NATIVE.awd_test_start_native_thread(int((args.block + 1) * 1000))
+        await asyncio.sleep(0.2)
+        await blocked("sleep_in_coroutine", args.block)
     elif args.scenario == "hang_after_idle":
         await asyncio.sleep(2.0)  # idle long enough for the watchdog to park
         await blocked("sleep_in_coroutine", args.block)
@@ -148,7 +204,12 @@ if __name__ == "__main__":
     parser.add_argument("--block", type=float, default=1.5)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--python-only", action="store_true")
+    parser.add_argument("--native-lib", help="native_blockers.c built as a shared library")
     parsed = parser.parse_args()
+    if parsed.native_lib:
+        import ctypes
+
+        NATIVE = ctypes.PyDLL(parsed.native_lib)
     if parsed.loop == "uvloop":
         import uvloop
 
