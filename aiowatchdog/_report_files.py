@@ -31,6 +31,7 @@ _THREAD_REST = re.compile(r"^ native=(-?\d+) state=(\S+)((?: \[[^\]]*\])*)$")
 _FRAME = re.compile(r'^File: "(.*)", line (\d+|\?), in (.*)$')
 _NATIVE = re.compile(r"^Native: (.*) \((.*)\)$")
 _TASK = re.compile(r'^(.*) in "(.*)", line (\d+|\?)$')
+_CAPTURE = re.compile(r"^(\d+\.\d+) ms \(loop thread paused (\d+\.\d+) ms\)$")
 _NOT_ANSWERED = "[not answered: "
 _TRUNCATED = "# (truncated: outermost frames not shown)"
 
@@ -117,6 +118,9 @@ def _report_from_header(header: Dict[str, str]) -> Report:
             raise ReportFormatError(f"bad Task field {header['Task']!r}")
         task = {"coroutine": match.group(1), "file": match.group(2),
                 "line": _line_number(match.group(3))}
+    capture = _CAPTURE.match(header["Capture took"])
+    if not capture:
+        raise ReportFormatError(f"bad Capture took field {header['Capture took']!r}")
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -130,6 +134,8 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "python": header["Python"],
         "captured_at": header["Captured"],
         "captured_unix_ns": None,
+        "capture_ms": float(capture.group(1)),
+        "loop_pause_ms": float(capture.group(2)),
         "task": task,
         "other_threads": int(header["Threads without Python frames"]),
         "threads_not_sampled": int(header.get("Threads not sampled (over the limit)", 0)),

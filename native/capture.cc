@@ -39,6 +39,7 @@ struct CaptureSlot {
   std::atomic<uint32_t> state{kIdle};  // futex word, SlotState
   std::atomic<bool> want_native{true};  // set with each request
   pid_t tid = 0;                    // written by the handler
+  int64_t pause_ns = 0;             // written by the handler: its own duration
   awd_py_stack stack;               // written by the handler
   NativeStack native;               // written by the handler
 };
@@ -56,6 +57,13 @@ absl::Mutex g_skip_mu;
 absl::flat_hash_set<pid_t>& SkipSet() {
   static auto* set = new absl::flat_hash_set<pid_t>();
   return *set;
+}
+
+// Runs in a signal handler: clock_gettime is async-signal-safe.
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
 // Runs in a signal handler: a raw syscall.
@@ -90,6 +98,7 @@ void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
   uint32_t expected = kRequested;
   if (sent == g_slot.token.load(std::memory_order_acquire) &&
       g_slot.state.compare_exchange_strong(expected, kWriting, std::memory_order_acq_rel)) {
+    const int64_t start_ns = MonotonicNs();  // clock_gettime: async-signal-safe
     g_slot.tid = static_cast<pid_t>(syscall(SYS_gettid));
     g_slot.stack.has_python = 0;
     g_slot.stack.depth = 0;
@@ -99,6 +108,7 @@ void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
     g_slot.native.truncated = 0;
     if (g_slot.want_native.load(std::memory_order_relaxed)) CaptureNativeStack(&g_slot.native);
     if (awd_py_walker walk = g_walker.load(std::memory_order_acquire)) walk(&g_slot.stack);
+    g_slot.pause_ns = MonotonicNs() - start_ns;
     g_slot.state.store(kDone, std::memory_order_release);
     Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
   }
@@ -106,11 +116,6 @@ void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
   errno = saved_errno;
 }
 
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 bool SendCaptureSignal(pid_t tid, int signo, uint64_t token) {
   siginfo_t info;
@@ -164,6 +169,7 @@ RawThreadCapture CopySlotOut(pid_t tid) {
   const int native_depth = std::clamp<int>(g_slot.native.depth, 0, kMaxNativeFrames);
   out.native_pcs.assign(g_slot.native.pcs, g_slot.native.pcs + native_depth);
   out.native_truncated = g_slot.native.truncated != 0;
+  out.pause_ns = g_slot.pause_ns;
   return out;
 }
 
@@ -298,9 +304,11 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   std::lock_guard<std::mutex> lock(g_capture_mu);
   const int signo = g_signo.load();
   if (signo == 0) return result;
+  const int64_t start_ns = MonotonicNs();
   for (pid_t tid : tids) {
     result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));
   }
+  result.duration_ns = MonotonicNs() - start_ns;
   return result;
 }
 

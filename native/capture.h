@@ -52,6 +52,7 @@ struct RawThreadCapture {
   std::vector<RawPyFrame> frames;  // innermost first
   std::vector<uintptr_t> native_pcs;  // innermost first; empty if not asked for
   bool native_truncated = false;      // deeper than kMaxNativeFrames
+  int64_t pause_ns = 0;               // time the thread spent in our handler
   char kernel_state = '?';  // from /proc, for threads that did not answer
   std::string comm;         // kernel thread name
 };
@@ -81,6 +82,7 @@ struct CaptureRequest {
 
 struct CaptureResult {
   std::vector<RawThreadCapture> threads;
+  int64_t duration_ns = 0;           // the whole capture, all threads
   int32_t threads_not_sampled = 0;   // past max_threads
 };
 

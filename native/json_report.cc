@@ -74,10 +74,12 @@ std::string RenderJsonReport(const SampleReport& r) {
                  "  \"episode\": {},\n  \"sample\": {},\n  \"samples\": {},\n"
                  "  \"blocked_s\": {:.6f},\n  \"interval_s\": {:.6f},\n"
                  "  \"sample_interval_s\": {:.6f},\n  \"pid\": {},\n  \"python\": {},\n"
-                 "  \"captured_at\": {},\n  \"captured_unix_ns\": {},\n",
+                 "  \"captured_at\": {},\n  \"captured_unix_ns\": {},\n"
+                 "  \"capture_ms\": {:.3f},\n  \"loop_pause_ms\": {:.3f},\n",
                  kReportSchemaVersion, JsonQuote(r.episode_id), r.sample_index, r.samples,
                  r.blocked_s, r.interval_s, r.sample_interval_s, r.pid,
-                 JsonQuote(r.python_version), JsonQuote(r.captured_local), r.captured_unix_ns);
+                 JsonQuote(r.python_version), JsonQuote(r.captured_local), r.captured_unix_ns,
+                 r.capture_ms, r.loop_pause_ms);
   if (r.task) {
     fmt::format_to(it, "  \"task\": {{\"coroutine\": {}, \"file\": {}, \"line\": {}}},\n",
                    JsonQuote(r.task->coroutine), JsonQuote(r.task->file),

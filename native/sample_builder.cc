@@ -62,6 +62,8 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
   report.threads.clear();
   report.other_threads = 0;
   report.threads_not_sampled = capture.threads_not_sampled;
+  report.capture_ms = capture.duration_ns / 1e6;
+  report.loop_pause_ms = 0;
   report.task.reset();
   for (const RawThreadCapture& raw : capture.threads) {
     const bool answered = raw.outcome == RawThreadCapture::Outcome::kAnswered;
@@ -84,7 +86,10 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
     for (Frame& frame : thread.frames) {
       if (frame.kind == "python") frame.source = sources.Get(frame.file, frame.line);
     }
-    if (thread.is_loop) report.task = CurrentTaskFromFrames(raw.frames);
+    if (thread.is_loop) {
+      report.task = CurrentTaskFromFrames(raw.frames);
+      report.loop_pause_ms = raw.pause_ns / 1e6;
+    }
     report.threads.push_back(std::move(thread));
   }
   std::stable_partition(report.threads.begin(), report.threads.end(),

@@ -34,6 +34,8 @@ std::string RenderTextReport(const SampleReport& r) {
   fmt::format_to(it, "# PID: {}\n", r.pid);
   fmt::format_to(it, "# Python: {}\n", OneLine(r.python_version));
   fmt::format_to(it, "# Captured: {}\n", OneLine(r.captured_local));
+  fmt::format_to(it, "# Capture took: {:.3f} ms (loop thread paused {:.3f} ms)\n", r.capture_ms,
+                 r.loop_pause_ms);
   if (r.task) {
     fmt::format_to(it, "# Task: {} in \"{}\", line {}\n", OneLine(r.task->coroutine),
                    OneLine(r.task->file), LineText(r.task->line));

@@ -105,14 +105,43 @@ class LockBlock:
         return acquire_held_lock(self.lock)
 
 
+def calls_native_holding_gil() -> None:
+    """A C function that sleeps BLOCK_S holding the GIL (tests/programs/
+    native_blockers.c through ctypes.PyDLL): invisible to Python-level tools."""
+    import ctypes
+
+    ctypes.PyDLL(os.environ["AIOWATCHDOG_BENCH_NATIVE_LIB"]).awd_test_sleep_holding_gil(
+        int(BLOCK_S * 1000))
+
+
+async def call_native_holding_gil() -> None:
+    calls_native_holding_gil()
+
+
+def sums_a_huge_range() -> int:
+    return sum(range(10**8))  # one C call of 1.5-2.5 s
+
+
+async def call_long_builtin() -> None:
+    sums_a_huge_range()
+
+
 # kind -> (label, makes the block: a callable returning the coroutine to await,
-#          the function the loop thread's innermost frame should name)
+#          the function the loop thread's innermost Python frame should name)
 BLOCK_KINDS: Dict[str, Any] = {
     "sleep": ("time.sleep in a coroutine", lambda: sleep_in_coroutine, "sleep_in_coroutine"),
     "helper": ("plain function that sleeps", lambda: call_sleepy_helper, "sleepy_helper"),
     "cpu": ("CPU-bound pure Python", lambda: call_busy_compute, "busy_compute"),
     "lock": ("threading.Lock held elsewhere", LockBlock, "acquire_held_lock"),
+    "native": ("C code holding the GIL", lambda: call_native_holding_gil,
+               "calls_native_holding_gil"),
+    "builtin": ("long C builtin (sum)", lambda: call_long_builtin, "sums_a_huge_range"),
 }
+
+CAPTURE_THREADS = 200       # idle threads beside the loop in the capture-cost child
+CAPTURE_BLOCKS = 10         # blocks (one sample each) measured
+PAUSE_TARGET_MS = 1.0       # loop thread's time in our handler, per sample
+CAPTURE_TARGET_MS = 20.0    # a whole sample, all threads
 
 
 async def latency_child(kind: str, directory: str, interval: float, delay: float) -> Dict[str, Any]:
@@ -199,6 +228,23 @@ async def idle_child(directory: str, interval: Optional[float], seconds: float) 
     return result
 
 
+async def capture_child(directory: str) -> Dict[str, Any]:
+    """CAPTURE_BLOCKS short blocks with CAPTURE_THREADS idle threads around:
+    each report says how long its capture took and the loop thread's pause."""
+    from aiowatchdog import hang_inspection
+    release = threading.Event()
+    idle = [threading.Thread(target=release.wait, name=f"idle-{i}", daemon=True)
+            for i in range(CAPTURE_THREADS)]
+    for thread in idle:
+        thread.start()
+    async with hang_inspection.start(directory, interval=0.1, samples=1):
+        for _ in range(CAPTURE_BLOCKS):
+            await asyncio.sleep(0.2)
+            time.sleep(0.3)
+    release.set()
+    return {"threads": threading.active_count()}
+
+
 def thread_cpu_ns(tid: int) -> int:
     """One thread's time on CPU (ns), from /proc/self/task/<tid>/schedstat."""
     with open(f"/proc/self/task/{tid}/schedstat") as f:
@@ -208,6 +254,8 @@ def thread_cpu_ns(tid: int) -> int:
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "latency":
         coro = latency_child(args.kind, args.dir, args.interval, args.delay)
+    elif args.child == "capture":
+        coro = capture_child(args.dir)
     elif args.child == "busy":
         coro = busy_child(args.dir, args.interval, args.phases, args.phase_seconds)
     else:
@@ -284,6 +332,46 @@ def measure_latency_once(kind: str, interval: float, delay: float) -> Dict[str, 
         "named": innermost_loop_function(report) == BLOCK_KINDS[kind][2],
         "early_reports": first["early"],
     }
+
+
+def bench_capture() -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-capture-") as directory:
+        child = run_child("capture", "--dir", directory)
+        reports = []
+        for txt in list_reports(directory):
+            with open(txt[:-len(".txt")] + ".json") as f:
+                reports.append(json.load(f))
+    if not reports:
+        raise BenchError("the capture-cost child wrote no report")
+    capture = [r["capture_ms"] for r in reports]
+    pause = [r["loop_pause_ms"] for r in reports]
+    return {"threads": child["threads"], "samples": len(reports),
+            "threads_in_report": statistics.median(len(r["threads"]) for r in reports),
+            "capture_ms": {"median": statistics.median(capture), "max": max(capture)},
+            "loop_pause_ms": {"median": statistics.median(pause), "max": max(pause)}}
+
+
+def print_capture(capture: Dict[str, Any]) -> None:
+    rows = []
+    for key, label, target in (("loop_pause_ms", "loop thread's pause (in our handler)", PAUSE_TARGET_MS),
+                               ("capture_ms", "whole sample, all threads", CAPTURE_TARGET_MS)):
+        st = capture[key]
+        rows.append([label, f"{st['median']:.3f}", f"{st['max']:.3f}", f"<= {target:g}",
+                     verdict(st["max"] <= target)])
+    print_table(f"4. Capture cost: {capture['samples']} samples of a process with "
+                f"{capture['threads']} threads ({capture['threads_in_report']:.0f} sections per report), "
+                "native stacks on (ms)",
+                ["figure", "median", "max", "target", ""], rows)
+
+
+def build_native_lib(directory: str) -> str:
+    """tests/programs/native_blockers.c as a shared library, for the
+    'C code holding the GIL' block."""
+    library = os.path.join(directory, "libnative_blockers.so")
+    source = os.path.join(REPO, "tests", "programs", "native_blockers.c")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-g", "-o", library, source, "-lpthread"],
+                   check=True)
+    return library
 
 
 def spread_delays(n: int) -> List[float]:
@@ -477,7 +565,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer runs, shorter windows (< 2 min)")
     p.add_argument("--json", metavar="FILE", help="also write all figures as JSON")
     # Child mode (internal).
-    p.add_argument("--child", choices=["latency", "busy", "idle"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["latency", "busy", "idle", "capture"], help=argparse.SUPPRESS)
     p.add_argument("--kind", choices=list(BLOCK_KINDS), help=argparse.SUPPRESS)
     p.add_argument("--dir", help=argparse.SUPPRESS)
     p.add_argument("--interval", type=float, help=argparse.SUPPRESS)
@@ -504,6 +592,8 @@ def main() -> int:
           f"kernel {env['kernel']}, {env['cpus']} CPUs, load avg {env['loadavg_at_start'][0]:.2f}, "
           f"mtime clock resolution {env['mtime_clock_resolution_ms']:g} ms")
     figures: Dict[str, Any] = {"mode": "quick" if args.quick else "full", "environment": env}
+    lib_dir = tempfile.TemporaryDirectory(prefix="bench-native-")
+    os.environ["AIOWATCHDOG_BENCH_NATIVE_LIB"] = build_native_lib(lib_dir.name)
     try:
         figures["latency"] = bench_latency(n_latency, LATENCY_INTERVAL, progress)
         print_latency(figures["latency"], LATENCY_INTERVAL)
@@ -517,10 +607,14 @@ def main() -> int:
             progress(f"idle, watchdog {'off' if interval is None else interval}")
             figures["idle"].append(bench_idle(interval, idle_s))
         print_idle(figures["idle"])
+        progress("capture cost")
+        figures["capture"] = bench_capture()
+        print_capture(figures["capture"])
     except BenchError as e:
         print(f"\nBENCHMARK BROKE: {e}", file=sys.stderr)
         return 1
     finally:
+        lib_dir.cleanup()
         figures["elapsed_s"] = time.monotonic() - started
         env["loadavg_at_end"] = os.getloadavg()
         if args.json:

@@ -2,7 +2,8 @@
 # The one test command (README, .ci/run): sets everything up on a fresh
 # machine, then runs every test: the native GoogleTest suite through CTest
 # first, the same suite under ASan+UBSan and under TSan (tools/sanitize.sh),
-# then pytest against the package installed in editable mode.
+# then, for every CPython 3.9-3.13 on the machine (tools/pythons.sh), the
+# extension built for it (pip install -e .) and the whole pytest suite.
 #
 #   tools/test.sh            # everything
 #   tools/test.sh -k report  # extra arguments go to pytest
@@ -10,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools/bootstrap.sh
+PYTHONS=$(tools/pythons.sh | tr '\n' ' ')
+AIOWATCHDOG_PYTHONS="$PYTHONS" tools/bootstrap.sh
 
 BUILD_DIR=${AIOWATCHDOG_BUILD_DIR:-build/native}
 echo "== native tests (GoogleTest via CTest) =="
@@ -23,9 +25,10 @@ if [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
   tools/sanitize.sh
 fi
 
-echo "== Python extension (pip install -e .) =="
-# No build isolation: bootstrap.sh installed the build requirements already.
-python3 -m pip install -q --disable-pip-version-check --no-build-isolation -e .
-
-echo "== pytest =="
-python3 -m pytest "$@"
+for py in $PYTHONS; do
+  version=$("$py" -c 'import platform; print(platform.python_version())')
+  echo "== CPython $version: extension (pip install -e .) and pytest =="
+  # No build isolation: bootstrap.sh installed the build requirements already.
+  "$py" -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+  "$py" -m pytest "$@"
+done

@@ -77,6 +77,8 @@ SampleReport ReportFromDict(const py::dict& d) {
   }
   r.other_threads = d["other_threads"].cast<int32_t>();
   r.threads_not_sampled = d["threads_not_sampled"].cast<int32_t>();
+  r.capture_ms = d["capture_ms"].cast<double>();
+  r.loop_pause_ms = d["loop_pause_ms"].cast<double>();
   for (py::handle th : d["threads"]) {
     py::dict td = th.cast<py::dict>();
     ThreadReport t;
