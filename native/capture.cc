@@ -128,15 +128,17 @@ bool SendCaptureSignal(pid_t tid, int signo, uint64_t token) {
   return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, signo, &info) == 0;
 }
 
-// Waits for the handler's answer until `deadline_ns`; on timeout withdraws the
-// request, unless the handler already claimed it, in which case it is
-// finishing right now and is waited for (its work is bounded).
-bool AwaitAnswer(int64_t deadline_ns) {
+// Waits for the handler's answer until `deadline_ns`. At the deadline, with
+// `withdraw`, withdraws the request, unless the handler already claimed it, in
+// which case it is finishing right now and is waited for (its work is
+// bounded); without, just returns false.
+bool AwaitAnswer(int64_t deadline_ns, bool withdraw) {
   for (;;) {
     const uint32_t state = g_slot.state.load(std::memory_order_acquire);
     if (state == kDone) return true;
     const int64_t left = deadline_ns - MonotonicNs();
     if (left <= 0 && state == kRequested) {
+      if (!withdraw) return false;
       uint32_t expected = kRequested;
       if (g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
         return false;
@@ -173,35 +175,57 @@ RawThreadCapture CopySlotOut(pid_t tid) {
   return out;
 }
 
-// A thread still returning from our handler has the signal in its mask for a
-// few microseconds (the kernel blocks a signal while its handler runs), so a
-// block is believed only when it is still there 1 and 2 ms later.
-bool BlocksSignal(pid_t tid, int signo, const TaskInfo& first) {
+// Whether `tid` blocks `signo`. A thread still returning from our handler has
+// the signal in its mask for a few microseconds (the kernel blocks a signal
+// while its handler runs), so a block is believed only when it is still there
+// 1 and 2 ms later.
+bool BlocksSignal(pid_t tid, int signo) {
   const uint64_t bit = 1ULL << (signo - 1);
-  if (!(first.blocked_signals & bit)) return false;
-  for (int retry = 0; retry < 2; ++retry) {
-    const timespec pause{0, 1'000'000};
-    nanosleep(&pause, nullptr);
-    const std::optional<TaskInfo> again = ReadTaskInfo(tid);
-    if (!again || !(again->blocked_signals & bit)) return false;
+  for (int look = 0; look < 3; ++look) {
+    if (look > 0) {
+      const timespec pause{0, 1'000'000};
+      nanosleep(&pause, nullptr);
+    }
+    const std::optional<uint64_t> blocked = ReadBlockedSignals(tid);
+    if (!blocked || !(*blocked & bit)) return false;
   }
   return true;
 }
 
+// Threads seen blocking the signal. A signal sent to such a thread stays
+// queued (real-time signals do not coalesce), so they are checked in /proc
+// before each send rather than sent to again: at most one queued signal of
+// ours each. Everyone else is signalled straight away. Guarded by
+// g_capture_mu.
+absl::flat_hash_set<pid_t>& KnownBlockers() {
+  static auto* set = new absl::flat_hash_set<pid_t>();
+  return *set;
+}
+
+// Withdraws the current request; false if the handler claimed it meanwhile
+// (it is then finishing, and AwaitAnswer collects its answer).
+bool WithdrawRequest() {
+  uint32_t expected = kRequested;
+  return g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel);
+}
+
+// How long an answer may take before /proc is asked whether the thread
+// blocks the signal: answering threads take tens of microseconds.
+constexpr int64_t kQuickAnswerNs = 1'000'000;
+
 RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bool native) {
   RawThreadCapture result;
   result.tid = tid;
-  const std::optional<TaskInfo> info = ReadTaskInfo(tid);
-  if (!info) {
-    result.outcome = RawThreadCapture::Outcome::kGone;
+  auto not_answered = [&](RawThreadCapture::Outcome outcome) {
+    result.outcome = outcome;
+    result.wchan = ReadWaitChannel(tid);
     return result;
+  };
+  if (KnownBlockers().contains(tid)) {
+    if (BlocksSignal(tid, signo)) return not_answered(RawThreadCapture::Outcome::kSignalsBlocked);
+    KnownBlockers().erase(tid);
   }
-  result.kernel_state = info->state;
-  result.comm = info->comm;
-  if (BlocksSignal(tid, signo, *info)) {
-    result.outcome = RawThreadCapture::Outcome::kSignalsBlocked;
-    return result;
-  }
+
   const uint64_t token = kTokenTag | (++g_generation & ~kTokenTagMask);
   g_slot.want_native.store(native, std::memory_order_relaxed);
   g_slot.token.store(token, std::memory_order_release);
@@ -211,15 +235,20 @@ RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bo
     result.outcome = RawThreadCapture::Outcome::kGone;
     return result;
   }
-  if (!AwaitAnswer(MonotonicNs() + answer_timeout_ns)) {
-    result.outcome = RawThreadCapture::Outcome::kNoAnswer;
-    return result;
+  const int64_t sent_ns = MonotonicNs();
+  bool answered = AwaitAnswer(sent_ns + std::min(kQuickAnswerNs, answer_timeout_ns),
+                              /*withdraw=*/false);
+  if (!answered && BlocksSignal(tid, signo)) {
+    if (WithdrawRequest()) {
+      KnownBlockers().insert(tid);
+      return not_answered(RawThreadCapture::Outcome::kSignalsBlocked);
+    }
   }
-  RawThreadCapture answered = CopySlotOut(tid);
-  answered.kernel_state = info->state;
-  answered.comm = info->comm;
+  if (!answered) answered = AwaitAnswer(sent_ns + answer_timeout_ns, /*withdraw=*/true);
+  if (!answered) return not_answered(RawThreadCapture::Outcome::kNoAnswer);
+  RawThreadCapture copy = CopySlotOut(tid);
   g_slot.state.store(kIdle, std::memory_order_release);
-  return answered;
+  return copy;
 }
 
 // The walker finds no frame in a few samples in 10,000 on 3.11/3.12, when the
@@ -304,11 +333,24 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   std::lock_guard<std::mutex> lock(g_capture_mu);
   const int signo = g_signo.load();
   if (signo == 0) return result;
+  // The loop's thread's scheduler state matters at the moment of the sample:
+  // read before it; everyone else's right after the sample, so that /proc
+  // reads do not stretch the time the sample spans.
+  std::optional<TaskInfo> first_info;
+  if (!tids.empty() && tids.front() == request.first) first_info = ReadTaskInfo(request.first);
   const int64_t start_ns = MonotonicNs();
   for (pid_t tid : tids) {
     result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));
   }
   result.duration_ns = MonotonicNs() - start_ns;
+  for (RawThreadCapture& capture : result.threads) {
+    if (capture.outcome == RawThreadCapture::Outcome::kGone) continue;
+    const std::optional<TaskInfo> info =
+        capture.tid == request.first && first_info ? first_info : ReadTaskInfo(capture.tid);
+    if (!info) continue;  // exited since: state stays unknown
+    capture.kernel_state = info->state;
+    capture.comm = info->comm;
+  }
   return result;
 }
 

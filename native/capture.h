@@ -55,6 +55,7 @@ struct RawThreadCapture {
   int64_t pause_ns = 0;               // time the thread spent in our handler
   char kernel_state = '?';  // from /proc, for threads that did not answer
   std::string comm;         // kernel thread name
+  std::string wchan;        // kernel wait channel, for threads that did not answer
 };
 
 // Installs the process-wide handler for `signo` (SA_SIGINFO | SA_RESTART |

@@ -78,7 +78,11 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
     thread.name = LookUpThreadName(raw.tid).value_or(raw.comm);
     thread.is_loop = raw.tid == loop_tid;
     thread.status = StatusText(raw.outcome);
-    thread.kernel_state = std::string(1, raw.kernel_state);
+    // What can be read safely about a thread that could not answer: where
+    // the kernel has it waiting (its stack is not read from outside).
+    if (!answered && !raw.wchan.empty()) thread.status += ", waiting in " + raw.wchan;
+    // '?': gone before its state could be read; "" in the model (unknown).
+    if (raw.kernel_state != '?') thread.kernel_state = std::string(1, raw.kernel_state);
     thread.truncated = raw.truncated || (native && raw.native_truncated);
     thread.frames = native && !raw.native_pcs.empty()
                         ? MergeStacks(Classify(raw.native_pcs, symbolizer), raw.frames)

@@ -101,3 +101,16 @@ def test_a_thread_that_never_ran_python_shows_its_native_stack(tmp_path, native_
                    and any("awd_test_native_thread_body" in f["function"] for f in t["frames"])]
     assert len(native_only) == 1
     assert native_only[0]["ident"] == 0 and native_only[0]["native_id"] > 0
+
+
+def test_a_thread_blocking_the_signal_is_reported_from_proc_without_waiting(tmp_path):
+    run = run_program("hang_program.py", str(tmp_path), "thread_blocking_signals", "--block", "0.8",
+                      "--samples", "1")
+    assert run.returncode == 0, run.stderr
+    [report] = run.reports()
+    [blocker] = [t for t in report["threads"] if t["name"] == "blocks-signals"]
+    assert blocker["status"].startswith("signals blocked, waiting in "), blocker["status"]
+    assert blocker["frames"] == [] and blocker["kernel_state"] == "S"
+    # Seen in /proc and skipped: no 50 ms wait for an answer that cannot come.
+    assert report["capture_ms"] < 50
+    assert any(f["function"].endswith("sleep_in_coroutine") for f in loop_section(report)["frames"])

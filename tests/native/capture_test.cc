@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -109,9 +110,37 @@ TEST(Capture, ABlockingThreadIsReportedWithoutWaiting) {
     EXPECT_EQ(c->outcome, RawThreadCapture::Outcome::kSignalsBlocked);
     EXPECT_TRUE(c->frames.empty());
   }
-  // Three 50 ms timeouts would take 150 ms; the SigBlk check (2 ms of
-  // re-reads per thread) avoids them.
+  // Three 50 ms timeouts would take 150 ms; the SigBlk check after 1 ms
+  // without an answer (then 2 ms of re-reads per thread) avoids them.
   EXPECT_LT(took, std::chrono::milliseconds(140));
+}
+
+// Queued signals of this user (SigQ's first number in /proc/self/status).
+int QueuedSignals() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  int queued = -1;
+  while (f != nullptr && std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "SigQ: %d/", &queued) == 1) break;
+  }
+  if (f != nullptr) std::fclose(f);
+  return queued;
+}
+
+TEST(Capture, ABlockingThreadNeverCollectsQueuedSignals) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  ParkedThreads blocking(1, /*block_signal=*/true);
+  const int before = QueuedSignals();
+  ASSERT_GE(before, 0);
+  for (int round = 0; round < 10; ++round) {
+    const auto captures = CaptureAll();
+    const RawThreadCapture* c = Find(captures, blocking.tids()[0]);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->outcome, RawThreadCapture::Outcome::kSignalsBlocked);
+  }
+  // The first capture's signal stays queued on the thread; later captures see
+  // it blocking in /proc and send nothing more.
+  EXPECT_LE(QueuedSignals() - before, 1);
 }
 
 TEST(Capture, SkippedThreadsAreNeverSignalled) {

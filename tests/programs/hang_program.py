@@ -172,6 +172,21 @@ async def main(args):
         release.set()
         for thread in idle:
             thread.join()
+    elif args.scenario == "thread_blocking_signals":
+        import signal
+
+        release = threading.Event()
+
+        def blocks_every_signal():
+            signal.pthread_sigmask(signal.SIG_BLOCK, range(1, signal.NSIG))
+            release.wait()
+
+        blocker = threading.Thread(target=blocks_every_signal, name="blocks-signals")
+        blocker.start()
+        await asyncio.sleep(0.5)
+        await blocked("sleep_in_coroutine", args.block)
+        release.set()
+        blocker.join()
     elif args.scenario == "native_thread":
         NATIVE.awd_test_start_native_thread(int((args.block + 1) * 1000))
         await asyncio.sleep(0.2)
