@@ -565,6 +565,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer runs, shorter windows (< 2 min)")
     p.add_argument("--json", metavar="FILE", help="also write all figures as JSON")
     # Child mode (internal).
+    p.add_argument("--sections", default="latency,busy,idle,capture",
+                   help="comma-separated sections to run (default: all): latency, busy, idle, capture")
     p.add_argument("--child", choices=["latency", "busy", "idle", "capture"], help=argparse.SUPPRESS)
     p.add_argument("--kind", choices=list(BLOCK_KINDS), help=argparse.SUPPRESS)
     p.add_argument("--dir", help=argparse.SUPPRESS)
@@ -595,21 +597,26 @@ def main() -> int:
     lib_dir = tempfile.TemporaryDirectory(prefix="bench-native-")
     os.environ["AIOWATCHDOG_BENCH_NATIVE_LIB"] = build_native_lib(lib_dir.name)
     try:
-        figures["latency"] = bench_latency(n_latency, LATENCY_INTERVAL, progress)
-        print_latency(figures["latency"], LATENCY_INTERVAL)
-        figures["busy"] = []
-        for interval in BUSY_INTERVALS:
-            progress(f"busy loop, interval={interval}")
-            figures["busy"].append(bench_busy(interval, busy_phases, 1.0))
-        print_busy(figures["busy"])
-        figures["idle"] = []
-        for interval in IDLE_INTERVALS:
-            progress(f"idle, watchdog {'off' if interval is None else interval}")
-            figures["idle"].append(bench_idle(interval, idle_s))
-        print_idle(figures["idle"])
-        progress("capture cost")
-        figures["capture"] = bench_capture()
-        print_capture(figures["capture"])
+        sections = set(args.sections.split(","))
+        if "latency" in sections:
+            figures["latency"] = bench_latency(n_latency, LATENCY_INTERVAL, progress)
+            print_latency(figures["latency"], LATENCY_INTERVAL)
+        if "busy" in sections:
+            figures["busy"] = []
+            for interval in BUSY_INTERVALS:
+                progress(f"busy loop, interval={interval}")
+                figures["busy"].append(bench_busy(interval, busy_phases, 1.0))
+            print_busy(figures["busy"])
+        if "idle" in sections:
+            figures["idle"] = []
+            for interval in IDLE_INTERVALS:
+                progress(f"idle, watchdog {'off' if interval is None else interval}")
+                figures["idle"].append(bench_idle(interval, idle_s))
+            print_idle(figures["idle"])
+        if "capture" in sections:
+            progress("capture cost")
+            figures["capture"] = bench_capture()
+            print_capture(figures["capture"])
     except BenchError as e:
         print(f"\nBENCHMARK BROKE: {e}", file=sys.stderr)
         return 1
