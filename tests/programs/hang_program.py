@@ -127,6 +127,29 @@ async def blocked(kind, seconds):
     emit("block_end", kind=kind)
 
 
+async def block_beside_threads(args, names, block_signals=False):
+    """Blocks the loop while threads with these names wait on an event (each
+    blocking every signal first, with block_signals), started long enough
+    before the block for their names to be published."""
+    import signal
+
+    release = threading.Event()
+
+    def wait():
+        if block_signals:
+            signal.pthread_sigmask(signal.SIG_BLOCK, range(1, signal.NSIG))
+        release.wait()
+
+    threads = [threading.Thread(target=wait, name=name) for name in names]
+    for thread in threads:
+        thread.start()
+    await asyncio.sleep(max(0.5, 2 * args.interval))
+    await blocked("sleep_in_coroutine", args.block)
+    release.set()
+    for thread in threads:
+        thread.join()
+
+
 async def busy_but_healthy(seconds):
     """100 tasks that each compute a little and yield: never blocked long."""
     deadline = time.monotonic() + seconds
@@ -153,40 +176,11 @@ async def main(args):
         await asyncio.sleep(0.5)
         await blocked("cpu_bound", args.block)
     elif args.scenario == "named_workers":
-        release = threading.Event()
-        workers = [threading.Thread(target=release.wait, name=f"worker-{i}") for i in range(3)]
-        for worker in workers:
-            worker.start()
-        await asyncio.sleep(2 * args.interval)  # a heartbeat publishes their names
-        await blocked("sleep_in_coroutine", args.block)
-        release.set()
-        for worker in workers:
-            worker.join()
+        await block_beside_threads(args, [f"worker-{i}" for i in range(3)])
     elif args.scenario == "many_idle_threads":
-        release = threading.Event()
-        idle = [threading.Thread(target=release.wait, name=f"idle-{i}") for i in range(200)]
-        for thread in idle:
-            thread.start()
-        await asyncio.sleep(0.5)  # names published
-        await blocked("sleep_in_coroutine", args.block)
-        release.set()
-        for thread in idle:
-            thread.join()
+        await block_beside_threads(args, [f"idle-{i}" for i in range(200)])
     elif args.scenario == "thread_blocking_signals":
-        import signal
-
-        release = threading.Event()
-
-        def blocks_every_signal():
-            signal.pthread_sigmask(signal.SIG_BLOCK, range(1, signal.NSIG))
-            release.wait()
-
-        blocker = threading.Thread(target=blocks_every_signal, name="blocks-signals")
-        blocker.start()
-        await asyncio.sleep(0.5)
-        await blocked("sleep_in_coroutine", args.block)
-        release.set()
-        blocker.join()
+        await block_beside_threads(args, ["blocks-signals"], block_signals=True)
     elif args.scenario == "native_thread":
         NATIVE.awd_test_start_native_thread(int((args.block + 1) * 1000))
         await asyncio.sleep(0.2)
