@@ -94,6 +94,13 @@ class Dumper:
         _live_dumpers.discard(self)
         return True
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the watchdog thread does not exist here."""
+        self._watchdog.forget_after_fork()
+        self._stopped = True
+        self._probe.cancel()
+        self._shutdown_hook.disarm()
+
     def _finish_stop(self) -> None:
         self._watchdog.join()
         log_episodes(self._watchdog.take_finished())
@@ -191,6 +198,19 @@ def _stop_all_at_exit() -> None:
     more, so what follows would be reported as a hang otherwise."""
     for dumper in list(_live_dumpers):
         dumper.stop()
+
+
+def _forget_dumpers_in_child() -> None:
+    """After os.fork(), in the child: only the forking thread exists, so no
+    watchdog of ours runs there. The inherited dumpers are marked stopped
+    (stopping them again is harmless) and the child may call start() anew.
+    The native side resets its capture state itself (pthread_atfork)."""
+    for dumper in list(_live_dumpers):
+        dumper._forget_after_fork()
+    _live_dumpers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_dumpers_in_child)
 
 
 def _prepare_directory(path: PathLike) -> str:

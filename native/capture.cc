@@ -8,6 +8,7 @@
 #include "capture.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "proc_task.h"
+#include "thread_names.h"
 
 namespace aiowatchdog {
 namespace {
@@ -279,6 +281,17 @@ std::vector<pid_t> ThreadsToSample(pid_t first) {
 
 }  // namespace
 
+void ResetCaptureAfterFork() {
+  // Only the forking thread exists in the child: no one else can hold these.
+  new (&g_capture_mu) std::mutex();
+  new (&g_skip_mu) absl::Mutex();
+  SkipSet().clear();
+  KnownBlockers().clear();
+  g_slot.token.store(0);
+  g_slot.state.store(kIdle);
+  ResetThreadNamesAfterFork();
+}
+
 absl::Status InstallCaptureHandler(int signo, awd_py_walker walker) {
   std::lock_guard<std::mutex> lock(g_capture_mu);
   const int installed = g_signo.load();
@@ -307,6 +320,7 @@ absl::Status InstallCaptureHandler(int signo, awd_py_walker walker) {
     return absl::InternalError(absl::StrFormat("sigaction(%d): %s", signo, std::strerror(errno)));
   }
   g_signo.store(signo);
+  pthread_atfork(nullptr, nullptr, ResetCaptureAfterFork);
   return absl::OkStatus();
 }
 

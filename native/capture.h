@@ -87,6 +87,12 @@ struct CaptureResult {
   int32_t threads_not_sampled = 0;   // past max_threads
 };
 
+// In a forked child: the capture lock and slot may have been in use by the
+// parent's watchdog thread at the fork; they are reset (with the thread-name
+// registry), and the skip list (parent threads) emptied. Registered with pthread_atfork by the handler's
+// installation.
+void ResetCaptureAfterFork();
+
 // Samples every thread of the process except skipped ones and the caller, one
 // at a time. Requires InstallCaptureHandler. Never call from a signal handler.
 CaptureResult CaptureAllThreads(const CaptureRequest& request);

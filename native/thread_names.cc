@@ -22,6 +22,11 @@ void PublishThreadNames(std::vector<NamedThread> threads) {
   Names().swap(fresh);
 }
 
+void ResetThreadNamesAfterFork() {
+  new (&g_mu) absl::Mutex();
+  Names().clear();
+}
+
 std::optional<std::string> LookUpThreadName(int64_t native_id) {
   absl::MutexLock lock(&g_mu);
   auto it = Names().find(native_id);

@@ -27,6 +27,9 @@ void PublishThreadNames(std::vector<NamedThread> threads);
 
 std::optional<std::string> LookUpThreadName(int64_t native_id);
 
+// In a forked child: the lock may have been held by a parent thread.
+void ResetThreadNamesAfterFork();
+
 }  // namespace aiowatchdog
 
 #endif  // AIOWATCHDOG_THREAD_NAMES_H_

@@ -106,6 +106,17 @@ void Watchdog::RequestStop() {
   wake_.notify_all();
 }
 
+void Watchdog::ForgetAfterFork() {
+  // The mutex may have been held by the parent's watchdog thread at the fork.
+  new (&mu_) std::mutex();
+  new (&wake_) std::condition_variable();
+  stop_ = true;
+  if (thread_.joinable()) new std::thread(std::move(thread_));  // leaked: see header
+  in_episode_.store(false);
+  parked_.store(false);
+  exited_.store(true, std::memory_order_release);
+}
+
 void Watchdog::Join() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }

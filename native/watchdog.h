@@ -74,6 +74,12 @@ class Watchdog {
   bool Stopped() const { return exited_.load(std::memory_order_acquire); }
   void Join();
 
+  // In a forked child, where the watchdog thread does not exist: marks this
+  // watchdog stopped without joining or detaching a thread that is not there
+  // (its std::thread is leaked on purpose), so that stopping, joining and
+  // destroying it are harmless. Call once, in the child, before anything else.
+  void ForgetAfterFork();
+
   int64_t episodes_started() const { return episodes_.load(); }
 
  private:

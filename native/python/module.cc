@@ -186,6 +186,7 @@ PYBIND11_MODULE(_native, m) {
       .def("request_stop", &Watchdog::RequestStop)
       .def("stopped", &Watchdog::Stopped)
       .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
+      .def("forget_after_fork", &Watchdog::ForgetAfterFork)
       .def_property_readonly("episodes_started", &Watchdog::episodes_started);
 
   py::class_<SelectProbe>(m, "SelectProbe")
