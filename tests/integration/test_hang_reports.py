@@ -150,6 +150,7 @@ def test_python_only_reports_have_no_native_frames(tmp_path):
                       "--python-only")
     assert_clean_exit(run)
     [report] = run.reports()
+    assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
     for thread in report["threads"]:
         assert all(f["kind"] == "python" for f in thread["frames"])
     text = Path(report["path"][: -len(".json")] + ".txt").read_text()

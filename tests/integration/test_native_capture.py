@@ -84,6 +84,8 @@ def test_200_idle_threads_all_appear(tmp_path):
                       "--samples", "1")
     assert run.returncode == 0, run.stderr
     [report] = run.reports()
+    assert during_block(report, run)
+    assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
     idle = [t for t in report["threads"] if t["name"].startswith("idle-")]
     assert len(idle) == 200
     assert all(t["status"] == "answered" for t in idle)
@@ -96,6 +98,8 @@ def test_a_thread_that_never_ran_python_shows_its_native_stack(tmp_path, native_
                       "--samples", "1", "--native-lib", str(native_blockers))
     assert run.returncode == 0, run.stderr
     [report] = run.reports()
+    assert during_block(report, run)
+    assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
     native_only = [t for t in report["threads"]
                    if t["frames"] and all(f["kind"] == "native" for f in t["frames"])
                    and any("awd_test_native_thread_body" in f["function"] for f in t["frames"])]

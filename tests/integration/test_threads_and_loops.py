@@ -25,6 +25,7 @@ def test_every_thread_appears_with_its_name(tmp_path):
         assert any(f["function"].endswith("wait") for f in worker["frames"]), worker["frames"]
     main = by_name["MainThread"]
     assert main["is_loop"] and report["threads"][0] is main
+    assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
     assert [t for t in report["threads"] if t["is_loop"]] == [main]
     assert 'name="worker-0"' in Path(report["path"][:-5] + ".txt").read_text()
 
