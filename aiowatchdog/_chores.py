@@ -46,19 +46,27 @@ def format_episode(episode: dict) -> str:
     if episode["discarded_samples"]:
         lines.append(f"{episode['discarded_samples']} sample(s) not written: "
                      "the loop recovered while they were taken")
+    if episode["reports_not_written"]:
+        lines.append(f"{episode['reports_not_written']} report(s) could not be written "
+                     "(disk trouble: see the aiowatchdog ERROR)")
+    if episode["suppressed_before"]:
+        lines.append(f"{episode['suppressed_before']} earlier episode(s) were not reported "
+                     "(over max_episodes_per_minute)")
     return "\n".join(lines)
 
 
 def log_episodes(episodes: List[dict]) -> None:
+    """The recovery WARNING of each episode, and disk trouble once per spell:
+    one ERROR when reports stop being written, one WARNING when they are
+    written again."""
     for episode in episodes:
+        if episode["reports_lost_before"]:
+            logger.warning("aiowatchdog writes reports again; %d report(s) could not be "
+                           "written before this episode", episode["reports_lost_before"])
+        if episode["write_error"] is not None:
+            logger.error("aiowatchdog cannot write hang reports (%s); the application goes "
+                         "on, and writing resumes when it can", episode["write_error"])
         logger.warning("%s", format_episode(episode))
-        if episode["errors"]:
-            logger.error(
-                "aiowatchdog could not write %d report(s) of episode %s: %s",
-                len(episode["errors"]),
-                episode["episode_id"],
-                "; ".join(episode["errors"]),
-            )
 
 
 class LoopChores:

@@ -20,13 +20,18 @@ class Watchdog:
         python_version: str,
         native_stacks: bool = True,
         max_threads: int = 1024,
+        max_reports: int = 100,
+        max_bytes: int = 64 << 20,
+        max_episodes_per_minute: int = 10,
     ) -> None: ...
     def start(self) -> None: ...
     def touch(self, idle: bool) -> int:
         """The loop became busy or idle; returns the chores due (CHORE_* bits)."""
     def take_finished(self) -> List[Dict[str, Any]]:
         """Finished episodes: episode_id, blocked_s, recovered, report_paths,
-        loop_frames (innermost first), errors, discarded_samples."""
+        loop_frames (innermost first), discarded_samples, suppressed_before,
+        reports_not_written, write_error (str or None: the first failure of a
+        spell of disk trouble), reports_lost_before (> 0: writing resumed)."""
     def request_stop(self) -> None: ...
     def stopped(self) -> bool: ...
     def join(self) -> None: ...
@@ -34,6 +39,8 @@ class Watchdog:
         """In a forked child: stopped, without touching the absent thread."""
     @property
     def episodes_started(self) -> int: ...
+    @property
+    def episodes_suppressed(self) -> int: ...
 
 class SelectProbe:
     """Installed as a selector's `select`: touches idle/busy around the real one."""

@@ -31,6 +31,17 @@ def _check_seconds(name: str, value: object) -> float:
     return seconds
 
 
+_MAX_INT32 = 2**31 - 1
+_MAX_INT64 = 2**63 - 1
+
+
+def _check_count(name: str, value: object, most: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if not 1 <= value <= most:
+        raise ValueError(f"{name} must be from 1 to {most}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Options:
     """What `hang_inspection.start` was asked for, validated.
@@ -44,6 +55,13 @@ class Options:
         writes Python-only reports.
     max_threads: threads sampled per capture (the loop's always); the rest
         are counted in the report, not sampled.
+    max_reports: reports kept in the directory (a report is one sample: a
+        .txt and its .json twin); the oldest go first.
+    max_bytes: bytes the kept reports may take; the oldest go first (the
+        newest report is kept even if it alone is bigger).
+    max_episodes_per_minute: episodes reported in any sliding minute; the
+        ones over it are not captured, only counted, and the count appears
+        in the next report written.
     """
 
     interval: float = 0.25
@@ -52,6 +70,9 @@ class Options:
     signal: Optional[int] = None
     native_stacks: bool = True
     max_threads: int = 1024
+    max_reports: int = 100
+    max_bytes: int = 64 << 20
+    max_episodes_per_minute: int = 10
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "interval", _check_seconds("interval", self.interval))
@@ -66,10 +87,10 @@ class Options:
             raise ValueError(f"samples must be <= 1000, got {self.samples!r}")
         if not isinstance(self.native_stacks, bool):
             raise TypeError(f"native_stacks must be a bool, got {self.native_stacks!r}")
-        if isinstance(self.max_threads, bool) or not isinstance(self.max_threads, int):
-            raise TypeError(f"max_threads must be an int, got {self.max_threads!r}")
-        if self.max_threads < 1:
-            raise ValueError(f"max_threads must be >= 1, got {self.max_threads!r}")
+        _check_count("max_threads", self.max_threads, _MAX_INT32)
+        _check_count("max_reports", self.max_reports, _MAX_INT32)
+        _check_count("max_bytes", self.max_bytes, _MAX_INT64)
+        _check_count("max_episodes_per_minute", self.max_episodes_per_minute, _MAX_INT32)
         signo = default_signal() if self.signal is None else self.signal
         if isinstance(signo, bool) or not isinstance(signo, int):
             raise TypeError(f"signal must be an int, got {signo!r}")

@@ -139,6 +139,8 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "task": task,
         "other_threads": int(header["Threads without Python frames"]),
         "threads_not_sampled": int(header.get("Threads not sampled (over the limit)", 0)),
+        "suppressed_episodes": int(
+            header.get("Episodes suppressed before this one (rate limit)", 0)),
         "threads": [],
     }
 
@@ -187,6 +189,7 @@ def parse_json_report(text: str) -> Report:
         isinstance(t, dict) and isinstance(t.get("frames"), list) for t in threads
     ):
         raise ReportFormatError("threads must be a list of objects with frames")
+    report.setdefault("suppressed_episodes", 0)  # added within schema 1
     return report
 
 

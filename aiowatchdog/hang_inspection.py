@@ -60,6 +60,9 @@ class Dumper:
             python_version=f"{platform.python_implementation()} {platform.python_version()}",
             native_stacks=options.native_stacks,
             max_threads=options.max_threads,
+            max_reports=options.max_reports,
+            max_bytes=options.max_bytes,
+            max_episodes_per_minute=options.max_episodes_per_minute,
         )
         self._shutdown_hook = LoopShutdownHook(self.stop)
         self._probe = make_probe(loop, self._watchdog, options.interval,
@@ -80,8 +83,13 @@ class Dumper:
 
     @property
     def episodes(self) -> int:
-        """Hang episodes detected so far."""
+        """Hang episodes detected so far (suppressed ones included)."""
         return int(self._watchdog.episodes_started)
+
+    @property
+    def suppressed_episodes(self) -> int:
+        """Episodes detected but not captured: over max_episodes_per_minute."""
+        return int(self._watchdog.episodes_suppressed)
 
     def _begin_stop(self) -> bool:
         with self._lock:
@@ -155,15 +163,25 @@ def start(
     signal: Optional[int] = None,
     native_stacks: bool = True,
     max_threads: int = 1024,
+    max_reports: int = 100,
+    max_bytes: int = 64 << 20,
+    max_episodes_per_minute: int = 10,
 ) -> Dumper:
     """Starts watching `loop` (default: the running loop) for hangs.
+
+    The directory keeps at most `max_reports` reports and `max_bytes` bytes
+    (the oldest go first) and gets reports for at most
+    `max_episodes_per_minute` episodes; temporary files left by a killed
+    writer are removed here.
 
     Raises ValueError/TypeError for a bad option, NotADirectoryError when the
     path (or a parent) is a file, PermissionError when the directory cannot be
     written, RuntimeError when there is no loop to watch.
     """
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
-                      signal=signal, native_stacks=native_stacks, max_threads=max_threads)
+                      signal=signal, native_stacks=native_stacks, max_threads=max_threads,
+                      max_reports=max_reports, max_bytes=max_bytes,
+                      max_episodes_per_minute=max_episodes_per_minute)
     directory = _prepare_directory(stack_output_dir)
     if loop is None:
         try:
@@ -229,7 +247,9 @@ def _prepare_directory(path: PathLike) -> str:
         raise PermissionError(
             e.errno, f"stack_output_dir cannot be created ({e.strerror})", directory
         ) from None
-    probe = os.path.join(directory, f".aiowatchdog-probe-{os.getpid()}-{threading.get_ident()}.tmp")
+    # A temporary name (native/report_retention.h): a start killed between
+    # these lines leaves a file the next start removes.
+    probe = os.path.join(directory, f".aiowatchdog-probe-{threading.get_ident()}.{os.getpid()}.tmp")
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)

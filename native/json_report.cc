@@ -87,8 +87,10 @@ std::string RenderJsonReport(const SampleReport& r) {
   } else {
     out += "  \"task\": null,\n";
   }
-  fmt::format_to(it, "  \"other_threads\": {},\n  \"threads_not_sampled\": {},\n  \"threads\": [",
-                 r.other_threads, r.threads_not_sampled);
+  fmt::format_to(it,
+                 "  \"other_threads\": {},\n  \"threads_not_sampled\": {},\n"
+                 "  \"suppressed_episodes\": {},\n  \"threads\": [",
+                 r.other_threads, r.threads_not_sampled, r.suppressed_episodes);
   for (size_t i = 0; i < r.threads.size(); ++i) {
     const ThreadReport& t = r.threads[i];
     fmt::format_to(it,

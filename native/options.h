@@ -27,6 +27,16 @@ struct WatchdogOptions {
   bool native_stacks = true;
   // Threads sampled per capture; past it they are counted, not sampled.
   int32_t max_threads = 1024;
+  // The report directory's bound (report_retention.h): the newest
+  // `max_reports` reports (a report is one sample's .txt and .json twin), at
+  // most `max_bytes` bytes; the oldest go first, after each report written.
+  int32_t max_reports = 100;
+  int64_t max_bytes = 64LL << 20;
+  // Episodes reported per sliding minute; the ones over it are not captured,
+  // only counted, and the count goes into the next report written.
+  int32_t max_episodes_per_minute = 10;
+  // The rate limit's window: a minute; shorter only in tests.
+  int64_t rate_window_ns = 60'000'000'000;
   // Interpreter version line for the report header.
   std::string python_version;
 };

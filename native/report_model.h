@@ -56,6 +56,8 @@ struct SampleReport {
   std::optional<TaskInfo> task;   // the loop's current task, when known
   int32_t other_threads = 0;      // Python-only reports: threads with no Python frames
   int32_t threads_not_sampled = 0;  // past the thread limit
+  int64_t suppressed_episodes = 0;  // episodes not reported (rate limit) since
+                                    // the previous report of this watchdog
   double capture_ms = 0;          // the whole capture, all threads
   double loop_pause_ms = 0;       // time the loop's thread spent in our handler
   std::vector<ThreadReport> threads;  // the loop's thread first

@@ -2,6 +2,7 @@
 #include "report_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,7 +80,26 @@ absl::Status WriteFileAtomically(const std::string& dir, const std::string& name
   return absl::OkStatus();
 }
 
+absl::Status EnsureDirectory(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    errno = ENOTDIR;
+    return ErrnoError("cannot write reports to", dir);
+  }
+  // Gone (removed, or a mount went away): make it again, parents first.
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string prefix = dir.substr(0, slash);
+    if (mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
+      return ErrnoError("cannot create directory", prefix);
+    }
+    if (slash == std::string::npos) break;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<WrittenReport> WriteReportFiles(const std::string& dir, const SampleReport& report) {
+  if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
   const std::string stem = ReportStem(report.captured_unix_ns, report.sample_index);
   WrittenReport written{dir + "/" + stem + ".txt", dir + "/" + stem + ".json"};
   // The JSON twin first: a text report on disk always has its twin.

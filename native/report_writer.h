@@ -28,7 +28,12 @@ std::string ReportStem(int64_t unix_ns, int32_t sample_index);
 // ISO 8601 local time with microseconds and UTC offset.
 std::string LocalIsoTime(int64_t unix_ns);
 
-// Renders and writes both files; on error nothing is left under a final name.
+// Makes `dir` (and its parents) if it does not exist; an error if it is not a
+// directory or cannot be made.
+absl::Status EnsureDirectory(const std::string& dir);
+
+// Renders and writes both files, into `dir` made again if it was removed; on
+// error nothing is left under a final name.
 absl::StatusOr<WrittenReport> WriteReportFiles(const std::string& dir, const SampleReport& report);
 
 // Writes `content` to dir/name through a temporary file, fsync and rename.

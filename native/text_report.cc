@@ -44,6 +44,10 @@ std::string RenderTextReport(const SampleReport& r) {
   if (r.threads_not_sampled > 0) {
     fmt::format_to(it, "# Threads not sampled (over the limit): {}\n", r.threads_not_sampled);
   }
+  if (r.suppressed_episodes > 0) {
+    fmt::format_to(it, "# Episodes suppressed before this one (rate limit): {}\n",
+                   r.suppressed_episodes);
+  }
 
   for (const ThreadReport& t : r.threads) {
     // The ident first, as aiodebug writes it; the rest is ours.

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "capture.h"
 #include "clock.h"
+#include "report_retention.h"
 #include "report_writer.h"
 #include "sample_builder.h"
 
@@ -51,7 +52,8 @@ Watchdog::Watchdog(WatchdogOptions options)
     : options_(std::move(options)),
       detector_(DetectorConfig{options_.interval_ns, options_.samples,
                                options_.sample_interval_ns,
-                               std::max(kMinParkAfterNs, 4 * options_.interval_ns)}) {}
+                               std::max(kMinParkAfterNs, 4 * options_.interval_ns)}),
+      rate_limit_(options_.max_episodes_per_minute, options_.rate_window_ns) {}
 
 Watchdog::~Watchdog() {
   RequestStop();
@@ -60,6 +62,8 @@ Watchdog::~Watchdog() {
 
 absl::Status Watchdog::Start() {
   if (thread_.joinable()) return absl::FailedPreconditionError("watchdog already started");
+  // Left by writers killed mid-write (this process's earlier life included).
+  RemoveStaleTempFiles(options_.output_dir);
   // Block every signal while creating the thread so it inherits a full mask
   // from its first instruction, not only once Run() gets to it.
   sigset_t all, previous;
@@ -165,7 +169,15 @@ void Watchdog::TakeSample(const Decision& decision) {
     current_ = FinishedEpisode{};
     current_.episode_id =
         absl::StrFormat("%d-%d-%d", getpid(), episode_start_unix_ms_, decision.episode_seq);
+    current_suppressed_ = !rate_limit_.Admit(MonotonicNowNs());
+    if (current_suppressed_) {
+      ++suppressed_since_report_;
+      suppressed_total_.fetch_add(1);
+    } else {
+      current_.suppressed_before = suppressed_since_report_;
+    }
   }
+  if (current_suppressed_) return;  // over the rate limit: not even captured
   const pid_t loop_tid = loop_tid_.load();
   const LoopState before = LoadState();
   CaptureRequest request;
@@ -192,6 +204,7 @@ void Watchdog::TakeSample(const Decision& decision) {
   header.python_version = options_.python_version;
   header.captured_unix_ns = unix_ns;
   header.captured_local = LocalIsoTime(unix_ns);
+  header.suppressed_episodes = suppressed_since_report_;
   const SampleReport report = BuildSample(std::move(header), captures, loop_tid,
                                           options_.native_stacks, sources_, symbolizer_);
 
@@ -200,17 +213,36 @@ void Watchdog::TakeSample(const Decision& decision) {
       if (t.is_loop) current_.loop_frames = WarningFrames(t.frames);
     }
   }
+  WriteSample(report);
+}
+
+// Watchdog thread, mu_ not held.
+void Watchdog::WriteSample(const SampleReport& report) {
   absl::StatusOr<WrittenReport> written = WriteReportFiles(options_.output_dir, report);
-  if (written.ok()) {
-    current_.report_paths.push_back(written->text_path);
-  } else {
-    current_.errors.push_back(std::string(written.status().message()));
+  if (!written.ok()) {
+    ++current_.reports_not_written;
+    ++reports_lost_;
+    if (!write_failing_) current_.write_error = std::string(written.status().message());
+    write_failing_ = true;
+    return;
   }
+  current_.report_paths.push_back(written->text_path);
+  suppressed_since_report_ = 0;
+  if (write_failing_) {
+    current_.reports_lost_before = reports_lost_;
+    write_failing_ = false;
+    reports_lost_ = 0;
+  }
+  PruneReports(options_.output_dir, RetentionLimits{options_.max_reports, options_.max_bytes});
 }
 
 // Watchdog thread, mu_ held.
 void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   in_episode_.store(false, std::memory_order_seq_cst);
+  if (std::exchange(current_suppressed_, false)) {
+    current_ = FinishedEpisode{};  // counted, told with the next one reported
+    return;
+  }
   current_.blocked_s = blocked_ns / 1e9;
   current_.recovered = recovered;
   finished_.push_back(std::exchange(current_, FinishedEpisode{}));

@@ -14,6 +14,12 @@
 // chores are due: the WARNING for a recovered hang is logged there, on the
 // loop's thread.
 //
+// Bounds: episodes over the rate limit (episode_rate_limit.h) are counted, not
+// captured; after each report written the directory is pruned to its limits
+// (report_retention.h). A report that cannot be written (directory gone, disk
+// full, read-only) is counted and the watchdog carries on; the directory is
+// made again if it was removed, and writing resumes as soon as it can.
+//
 // Lifetime: Start() spawns the thread; RequestStop() asks it to end without
 // waiting; Stopped() says whether it has; Join() waits for it. The thread
 // blocks every signal, so capture signals never land on it.
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "episode_rate_limit.h"
 #include "hang_detector.h"
 #include "options.h"
 #include "report_model.h"
@@ -46,8 +53,16 @@ struct FinishedEpisode {
   bool recovered = true;                 // false: the watchdog stopped first
   std::vector<std::string> report_paths; // text files, sample order
   std::vector<Frame> loop_frames;        // loop thread, sample 0, innermost first
-  std::vector<std::string> errors;       // reports that could not be written
   int32_t discarded_samples = 0;         // taken as the loop recovered: not written
+  int64_t suppressed_before = 0;         // episodes not reported (rate limit) since
+                                         // the last report written before this one
+  // Disk trouble is told once per spell, not once per report: `write_error`
+  // is set on the episode whose report was the first that could not be
+  // written; `reports_lost_before` on the one whose report was the first
+  // written again (how many were lost in between).
+  int32_t reports_not_written = 0;       // this episode's samples that failed
+  std::string write_error;
+  int64_t reports_lost_before = 0;
 };
 
 class Watchdog {
@@ -81,16 +96,19 @@ class Watchdog {
   void ForgetAfterFork();
 
   int64_t episodes_started() const { return episodes_.load(); }
+  int64_t episodes_suppressed() const { return suppressed_total_.load(); }
 
  private:
   void Run();
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
+  void WriteSample(const SampleReport& report);
 
   const WatchdogOptions options_;
   HangDetector detector_;
   SourceLines sources_;    // watchdog thread only
   Symbolizer symbolizer_;  // watchdog thread only
+  EpisodeRateLimit rate_limit_;  // watchdog thread only
 
   static LoopState Unpack(int64_t word) { return {word >> 1, (word & 1) != 0}; }
   LoopState LoadState() const { return Unpack(state_.load(std::memory_order_seq_cst)); }
@@ -109,6 +127,11 @@ class Watchdog {
   bool stop_ = false;                     // guarded by mu_
   FinishedEpisode current_;               // watchdog thread only
   int64_t episode_start_unix_ms_ = 0;     // watchdog thread only
+  bool current_suppressed_ = false;       // watchdog thread only: no capture
+  int64_t suppressed_since_report_ = 0;   // watchdog thread only
+  bool write_failing_ = false;            // watchdog thread only: the last write failed
+  int64_t reports_lost_ = 0;              // watchdog thread only: since write_failing_
+  std::atomic<int64_t> suppressed_total_{0};
   std::vector<FinishedEpisode> finished_; // guarded by mu_
   std::thread thread_;
 };

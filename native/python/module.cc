@@ -32,6 +32,10 @@ int64_t SecondsToNs(double seconds, const char* name) {
   return static_cast<int64_t>(seconds * 1e9);
 }
 
+void CheckAtLeastOne(const char* name, int64_t value) {
+  if (value < 1) throw py::value_error(std::string(name) + " must be >= 1, got " + std::to_string(value));
+}
+
 py::dict FrameToDict(const Frame& f) {
   py::dict d;
   d["kind"] = f.kind;
@@ -51,8 +55,11 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
   py::list frames;
   for (const Frame& f : e.loop_frames) frames.append(FrameToDict(f));
   d["loop_frames"] = frames;
-  d["errors"] = e.errors;
   d["discarded_samples"] = e.discarded_samples;
+  d["suppressed_before"] = e.suppressed_before;
+  d["reports_not_written"] = e.reports_not_written;
+  d["write_error"] = e.write_error.empty() ? py::object(py::none()) : py::object(py::str(e.write_error));
+  d["reports_lost_before"] = e.reports_lost_before;
   return d;
 }
 
@@ -77,6 +84,7 @@ SampleReport ReportFromDict(const py::dict& d) {
   }
   r.other_threads = d["other_threads"].cast<int32_t>();
   r.threads_not_sampled = d["threads_not_sampled"].cast<int32_t>();
+  r.suppressed_episodes = d["suppressed_episodes"].cast<int64_t>();
   r.capture_ms = d["capture_ms"].cast<double>();
   r.loop_pause_ms = d["loop_pause_ms"].cast<double>();
   for (py::handle th : d["threads"]) {
@@ -157,12 +165,17 @@ PYBIND11_MODULE(_native, m) {
   py::class_<Watchdog>(m, "Watchdog")
       .def(py::init([](const std::string& output_dir, double interval, int samples,
                        double sample_interval, const std::string& python_version,
-                       bool native_stacks, int max_threads) {
-             if (samples < 1) throw py::value_error("samples must be >= 1, got " + std::to_string(samples));
-             if (max_threads < 1) {
-               throw py::value_error("max_threads must be >= 1, got " + std::to_string(max_threads));
-             }
+                       bool native_stacks, int max_threads, int max_reports, int64_t max_bytes,
+                       int max_episodes_per_minute) {
+             CheckAtLeastOne("samples", samples);
+             CheckAtLeastOne("max_threads", max_threads);
+             CheckAtLeastOne("max_reports", max_reports);
+             CheckAtLeastOne("max_bytes", max_bytes);
+             CheckAtLeastOne("max_episodes_per_minute", max_episodes_per_minute);
              WatchdogOptions o;
+             o.max_reports = max_reports;
+             o.max_bytes = max_bytes;
+             o.max_episodes_per_minute = max_episodes_per_minute;
              o.native_stacks = native_stacks;
              o.max_threads = max_threads;
              o.output_dir = output_dir;
@@ -174,7 +187,8 @@ PYBIND11_MODULE(_native, m) {
            }),
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
            py::arg("sample_interval"), py::arg("python_version"), py::arg("native_stacks") = true,
-           py::arg("max_threads") = 1024)
+           py::arg("max_threads") = 1024, py::arg("max_reports") = 100,
+           py::arg("max_bytes") = int64_t{64} << 20, py::arg("max_episodes_per_minute") = 10)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
@@ -187,7 +201,8 @@ PYBIND11_MODULE(_native, m) {
       .def("stopped", &Watchdog::Stopped)
       .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
       .def("forget_after_fork", &Watchdog::ForgetAfterFork)
-      .def_property_readonly("episodes_started", &Watchdog::episodes_started);
+      .def_property_readonly("episodes_started", &Watchdog::episodes_started)
+      .def_property_readonly("episodes_suppressed", &Watchdog::episodes_suppressed);
 
   py::class_<SelectProbe>(m, "SelectProbe")
       .def(py::init<py::object, py::object, py::object>(), py::arg("watchdog"), py::arg("inner"),

@@ -133,11 +133,19 @@ TEST(ReportWriter, WritesBothFilesAndNoTemporaries) {
   EXPECT_EQ(ListDir(dir).size(), 2u);
 }
 
-TEST(ReportWriter, FailureLeavesNothingUnderAReportName) {
-  const std::string dir = MakeTempDir() + "/missing";
-  absl::StatusOr<WrittenReport> written = WriteReportFiles(dir, MakeReport());
+TEST(ReportWriter, FailureIsAnErrorNamingThePath) {
+  const std::string file = MakeTempDir() + "/file";
+  std::ofstream(file) << "not a directory";
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(file + "/reports", MakeReport());
   EXPECT_FALSE(written.ok());
-  EXPECT_NE(std::string(written.status().message()).find("missing"), std::string::npos);
+  EXPECT_NE(std::string(written.status().message()).find(file), std::string::npos);
+}
+
+TEST(ReportWriter, MakesARemovedDirectoryAgain) {
+  const std::string dir = MakeTempDir() + "/gone/reports";
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(dir, MakeReport());
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(ListDir(dir).size(), 2u);
 }
 
 TEST(SourceLines, ReadsStripsAndNoticesChanges) {

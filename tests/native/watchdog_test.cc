@@ -5,11 +5,14 @@
 
 #include <dirent.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "capture.h"
@@ -65,7 +68,8 @@ TEST(Watchdog, ALoopBusyTooLongBecomesOneEpisodeWithItsSamples) {
   EXPECT_TRUE(finished[0].recovered);
   EXPECT_GE(finished[0].blocked_s, 0.4);
   EXPECT_EQ(finished[0].report_paths.size(), 2u);
-  EXPECT_TRUE(finished[0].errors.empty());
+  EXPECT_TRUE(finished[0].write_error.empty());
+  EXPECT_EQ(finished[0].reports_not_written, 0);
   // Innermost first: up to 8 native frames inside the innermost Python frame
   // (the fake ones sit outside all native frames here), then outwards.
   const auto& frames = finished[0].loop_frames;
@@ -110,19 +114,100 @@ TEST(Watchdog, NotArmedUntilTheFirstTransition) {
   EXPECT_EQ(dog.episodes_started(), 0);
 }
 
-TEST(Watchdog, UnwritableDirectoryIsAnErrorNotACrash) {
+// One hang of the "loop" (this thread): busy for `busy`, then idle; returns
+// the episodes finished by then.
+std::vector<FinishedEpisode> Hang(Watchdog& dog, milliseconds busy) {
+  dog.Touch(/*idle=*/false);
+  std::this_thread::sleep_for(busy);
+  dog.Touch(/*idle=*/true);
+  std::this_thread::sleep_for(milliseconds(30));  // the watchdog ends the episode
+  return dog.TakeFinished();
+}
+
+std::string MakeDir() {
+  char templ[] = "/tmp/aiowatchdog-wd-XXXXXX";
+  return mkdtemp(templ);
+}
+
+TEST(Watchdog, DiskTroubleIsToldOncePerSpellAndWritingResumes) {
   ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
-  Watchdog dog(FastOptions("/nonexistent/aiowatchdog"));
+  // The report directory's path runs through a regular file: nothing can be
+  // written there, not even by root, until the file becomes a directory.
+  const std::string blocker = MakeDir() + "/file";
+  FILE* f = fopen(blocker.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  Watchdog dog(FastOptions(blocker + "/reports"));
   ASSERT_TRUE(dog.Start().ok());
-  dog.Touch(/*idle=*/false);
-  std::this_thread::sleep_for(milliseconds(120));
-  dog.Touch(/*idle=*/false);
-  for (int i = 0; i < 100 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
-  const auto finished = dog.TakeFinished();
-  ASSERT_EQ(finished.size(), 1u);
-  EXPECT_TRUE(finished[0].report_paths.empty());
-  ASSERT_FALSE(finished[0].errors.empty());
-  EXPECT_NE(finished[0].errors[0].find("/nonexistent/aiowatchdog"), std::string::npos);
+
+  auto first = Hang(dog, milliseconds(120));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(first[0].report_paths.empty());
+  EXPECT_EQ(first[0].reports_not_written, 1);
+  EXPECT_NE(first[0].write_error.find(blocker), std::string::npos) << first[0].write_error;
+
+  auto second = Hang(dog, milliseconds(120));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].reports_not_written, 1);
+  EXPECT_TRUE(second[0].write_error.empty()) << "told once per spell";
+
+  ASSERT_EQ(unlink(blocker.c_str()), 0);  // the trouble clears
+  auto third = Hang(dog, milliseconds(120));
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].report_paths.size(), 1u) << "the directory was made again";
+  EXPECT_EQ(third[0].reports_lost_before, 2);
+  EXPECT_TRUE(third[0].write_error.empty());
+  EXPECT_EQ(ReportFiles(blocker + "/reports", ".txt").size(), 1u);
+}
+
+TEST(Watchdog, EpisodesOverTheRateLimitAreCountedNotCapturedAndToldInTheNextReport) {
+  ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
+  const std::string dir = MakeDir();
+  WatchdogOptions options = FastOptions(dir);
+  options.max_episodes_per_minute = 1;
+  options.rate_window_ns = 600'000'000;
+  Watchdog dog(options);
+  ASSERT_TRUE(dog.Start().ok());
+
+  ASSERT_EQ(Hang(dog, milliseconds(120)).size(), 1u);
+  EXPECT_TRUE(Hang(dog, milliseconds(120)).empty()) << "suppressed: no WARNING either";
+  EXPECT_TRUE(Hang(dog, milliseconds(120)).empty());
+  EXPECT_EQ(dog.episodes_started(), 3);
+  EXPECT_EQ(dog.episodes_suppressed(), 2);
+  EXPECT_EQ(ReportFiles(dir, ".txt").size(), 1u);
+
+  std::this_thread::sleep_for(milliseconds(700));  // the window moves on
+  auto next = Hang(dog, milliseconds(120));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].suppressed_before, 2);
+  ASSERT_EQ(next[0].report_paths.size(), 1u);
+  std::ifstream text(next[0].report_paths[0]);
+  const std::string content((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+  EXPECT_NE(content.find("# Episodes suppressed before this one (rate limit): 2\n"), std::string::npos)
+      << content;
+}
+
+TEST(Watchdog, KeepsTheDirectoryWithinMaxReports) {
+  ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
+  const std::string dir = MakeDir();
+  WatchdogOptions options = FastOptions(dir);
+  options.max_reports = 2;
+  options.max_episodes_per_minute = 1000;
+  Watchdog dog(options);
+  ASSERT_TRUE(dog.Start().ok());
+  std::vector<std::string> written;
+  for (int i = 0; i < 4; ++i) {
+    for (const FinishedEpisode& e : Hang(dog, milliseconds(80))) {
+      written.insert(written.end(), e.report_paths.begin(), e.report_paths.end());
+    }
+  }
+  ASSERT_EQ(written.size(), 4u);
+  std::vector<std::string> kept = ReportFiles(dir, ".txt");
+  std::sort(kept.begin(), kept.end());
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(dir + "/" + kept[0], written[2]) << "the newest two are kept";
+  EXPECT_EQ(dir + "/" + kept[1], written[3]);
+  EXPECT_EQ(ReportFiles(dir, ".json").size(), 2u);
 }
 
 }  // namespace

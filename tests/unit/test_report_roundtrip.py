@@ -52,16 +52,16 @@ tasks = st.one_of(st.none(), st.builds(
 
 reports = st.builds(
     lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
-    task, other, not_sampled, capture_ms, pause_ms, threads: {
+    task, other, not_sampled, suppressed, capture_ms, pause_ms, threads: {
         "schema": "aiowatchdog.report", "schema_version": 1, "episode": episode,
         "sample": sample, "samples": samples, "blocked_s": blocked, "interval_s": interval,
         "sample_interval_s": sample_interval, "pid": pid, "python": python, "captured_at": at,
         "captured_unix_ns": ns, "task": task, "other_threads": other,
-        "threads_not_sampled": not_sampled, "capture_ms": capture_ms, "loop_pause_ms": pause_ms,
-        "threads": threads},
+        "threads_not_sampled": not_sampled, "suppressed_episodes": suppressed,
+        "capture_ms": capture_ms, "loop_pause_ms": pause_ms, "threads": threads},
     stripped.filter(bool), st.integers(0, 999), st.integers(1, 1000), seconds, seconds, seconds,
     st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, st.integers(0, 999),
-    st.integers(0, 999), seconds, seconds, st.lists(threads, max_size=4))
+    st.integers(0, 999), st.integers(0, 2**40), seconds, seconds, st.lists(threads, max_size=4))
 
 FLOATS = {"blocked_s": None, "interval_s": None, "sample_interval_s": None,
           "capture_ms": 3, "loop_pause_ms": 3}  # decimal places written, None: per format
@@ -93,7 +93,8 @@ def test_any_name_stays_on_its_line(name):
     model = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
              "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
              "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
-             "other_threads": 0, "threads_not_sampled": 0, "capture_ms": 1.0,
+             "other_threads": 0, "threads_not_sampled": 0, "suppressed_episodes": 0,
+             "capture_ms": 1.0,
              "loop_pause_ms": 0.1,
              "threads": [{"ident": 1, "native_id": 1, "name": name, "is_loop": True,
                           "status": "answered", "kernel_state": "S", "truncated": False,

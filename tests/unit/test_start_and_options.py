@@ -51,6 +51,31 @@ def test_samples_below_one_are_refused(value):
         Options(samples=value)
 
 
+COUNT_LIMITS = {"max_threads": 2**31 - 1, "max_reports": 2**31 - 1, "max_bytes": 2**63 - 1,
+                "max_episodes_per_minute": 2**31 - 1}
+
+
+@given(name=st.sampled_from(sorted(COUNT_LIMITS)), data=st.data())
+def test_counts_out_of_range_are_value_errors_naming_them(name, data):
+    value = data.draw(st.one_of(st.integers(max_value=0),
+                                st.integers(min_value=COUNT_LIMITS[name] + 1)))
+    with pytest.raises(ValueError, match=rf"^{name} must be from 1 to \d+, got {value}$"):
+        Options(**{name: value})
+
+
+@given(name=st.sampled_from(sorted(COUNT_LIMITS)),
+       value=st.one_of(st.booleans(), st.floats(), st.text(), st.none()))
+def test_counts_must_be_ints(name, value):
+    with pytest.raises(TypeError, match=rf"^{name} must be an int, got "):
+        Options(**{name: value})
+
+
+@given(name=st.sampled_from(sorted(COUNT_LIMITS)), data=st.data())
+def test_counts_in_range_are_kept(name, data):
+    value = data.draw(st.integers(1, COUNT_LIMITS[name]))
+    assert getattr(Options(**{name: value}), name) == value
+
+
 @given(value=st.one_of(st.integers(max_value=33), st.integers(min_value=65)))
 def test_signal_must_be_real_time(value):
     with pytest.raises(ValueError, match=rf"^signal must be a real-time signal .*got {value}$"):

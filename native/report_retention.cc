@@ -1,0 +1,166 @@
+// See report_retention.h.
+#include "report_retention.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace aiowatchdog {
+namespace {
+
+// Debian's Abseil has its own string_view, so these few are done by hand.
+bool Digits(std::string_view s, size_t count) {
+  if (s.size() < count) return false;
+  for (size_t i = 0; i < count; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+bool ConsumePrefix(std::string_view* s, std::string_view prefix) {
+  if (!StartsWith(*s, prefix)) return false;
+  s->remove_prefix(prefix.size());
+  return true;
+}
+
+bool ConsumeSuffix(std::string_view* s, std::string_view suffix) {
+  if (s->size() < suffix.size() || s->substr(s->size() - suffix.size()) != suffix) return false;
+  s->remove_suffix(suffix.size());
+  return true;
+}
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+struct StoredReport {
+  std::string stem;
+  int64_t newest_mtime_ns = 0;
+  int64_t bytes = 0;
+  std::vector<std::string> files;
+};
+
+// Calls visit(name) for each entry of dir; false if dir cannot be read.
+template <typename Visit>
+bool ForEachEntry(const std::string& dir, Visit visit) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  while (struct dirent* entry = readdir(d)) visit(std::string_view(entry->d_name));
+  closedir(d);
+  return true;
+}
+
+}  // namespace
+
+bool ParseReportFileName(std::string_view name, std::string_view* stem) {
+  // stacktrace-YYYYMMDD-HHMMSS.ffffff-N.{txt,json}
+  constexpr std::string_view kPrefix = "stacktrace-";
+  std::string_view rest = name;
+  if (!ConsumePrefix(&rest, kPrefix)) return false;
+  if (!ConsumeSuffix(&rest, ".txt") && !ConsumeSuffix(&rest, ".json")) return false;
+  const std::string_view timestamp = rest;
+  if (!Digits(rest, 8) || rest.size() < 9 || rest[8] != '-') return false;
+  rest.remove_prefix(9);
+  if (!Digits(rest, 6) || rest.size() < 7 || rest[6] != '.') return false;
+  rest.remove_prefix(7);
+  if (!Digits(rest, 6) || rest.size() < 8 || rest[6] != '-') return false;
+  rest.remove_prefix(7);
+  if (rest.empty() || !Digits(rest, rest.size())) return false;
+  *stem = name.substr(0, kPrefix.size() + timestamp.size());
+  return true;
+}
+
+bool ParseTempFileName(std::string_view name, pid_t* writer) {
+  if (!StartsWith(name, ".stacktrace-") && !StartsWith(name, ".aiowatchdog-probe-")) {
+    return false;
+  }
+  std::string_view rest = name;
+  if (!ConsumeSuffix(&rest, ".tmp")) return false;
+  const size_t dot = rest.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  const std::string_view pid_text = rest.substr(dot + 1);
+  if (pid_text.empty() || !Digits(pid_text, pid_text.size())) return false;
+  if (pid_text.size() > 9) return false;  // pids are below 2^22
+  int32_t pid = 0;
+  for (char c : pid_text) pid = pid * 10 + (c - '0');
+  if (pid <= 0) return false;
+  *writer = static_cast<pid_t>(pid);
+  return true;
+}
+
+PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) {
+  absl::flat_hash_map<std::string, StoredReport> by_stem;
+  ForEachEntry(dir, [&](std::string_view name) {
+    std::string_view stem;
+    if (!ParseReportFileName(name, &stem)) return;
+    std::string path = dir + "/" + std::string(name);
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    StoredReport& report = by_stem[std::string(stem)];
+    report.stem = std::string(stem);
+    report.newest_mtime_ns = std::max(report.newest_mtime_ns, MtimeNs(st));
+    report.bytes += st.st_size;
+    report.files.push_back(std::move(path));
+  });
+  std::vector<StoredReport*> newest_first;
+  newest_first.reserve(by_stem.size());
+  for (auto& [stem, report] : by_stem) newest_first.push_back(&report);
+  std::sort(newest_first.begin(), newest_first.end(), [](const StoredReport* a, const StoredReport* b) {
+    return std::tie(a->newest_mtime_ns, a->stem) > std::tie(b->newest_mtime_ns, b->stem);
+  });
+
+  PruneResult result;
+  int64_t kept_bytes = 0;
+  for (const StoredReport* report : newest_first) {
+    const bool fits = result.kept_reports < limits.max_reports &&
+                      kept_bytes + report->bytes <= limits.max_bytes;
+    if (fits || result.kept_reports == 0) {
+      ++result.kept_reports;
+      kept_bytes += report->bytes;
+      continue;
+    }
+    // Past the first report over a limit everything older goes too, so that
+    // what is kept is always the newest run of reports, without gaps.
+    bool removed = false;
+    for (const std::string& path : report->files) removed |= unlink(path.c_str()) == 0;
+    if (removed) {
+      ++result.removed_reports;
+      result.removed_bytes += report->bytes;
+    }
+    kept_bytes = limits.max_bytes + 1;  // nothing older fits any more
+  }
+  return result;
+}
+
+int RemoveStaleTempFiles(const std::string& dir) {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t now_ns = static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+  int removed = 0;
+  ForEachEntry(dir, [&](std::string_view name) {
+    pid_t writer = 0;
+    if (!ParseTempFileName(name, &writer)) return;
+    const std::string path = dir + "/" + std::string(name);
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    const bool writer_gone = kill(writer, 0) != 0 && errno == ESRCH;
+    const bool too_old = now_ns - MtimeNs(st) > kStaleTempAgeNs;
+    if ((writer_gone || too_old) && unlink(path.c_str()) == 0) ++removed;
+  });
+  return removed;
+}
+
+}  // namespace aiowatchdog

@@ -1,0 +1,54 @@
+// What stays in a report directory: the newest reports within the limits
+// (`max_reports` reports, `max_bytes` bytes; the oldest go first), and no
+// temporary file of a writer that was killed.
+//
+// A report is one sample: its ".txt" and its ".json" twin, counted and
+// removed together. Only names a report writer makes are ever touched
+// (stacktrace-YYYYMMDD-HHMMSS.ffffff-N.{txt,json}, and the temporaries
+// .<that name>.<pid>.tmp and .aiowatchdog-probe-<tid>.<pid>.tmp); anything
+// else in the directory is left alone. The limits hold for the directory, so
+// processes sharing one directory share its bound.
+//
+// Watchdog thread (pruning) and the thread calling Start (temporaries); plain
+// file-system calls, no locks of ours.
+#ifndef AIOWATCHDOG_REPORT_RETENTION_H_
+#define AIOWATCHDOG_REPORT_RETENTION_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace aiowatchdog {
+
+struct RetentionLimits {
+  int32_t max_reports = 100;
+  int64_t max_bytes = 64LL << 20;
+};
+
+struct PruneResult {
+  int32_t kept_reports = 0;
+  int32_t removed_reports = 0;
+  int64_t removed_bytes = 0;
+};
+
+// Removes the oldest reports (by modification time, then name) until at most
+// `max_reports` remain and they take at most `max_bytes`. The newest report
+// is always kept, even when it alone is over `max_bytes`.
+PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits);
+
+// Temporary files whose writer is gone (no such process), or that are older
+// than kStaleTempAgeNs whoever wrote them (a pid reused since), are removed.
+// Returns how many.
+inline constexpr int64_t kStaleTempAgeNs = 600'000'000'000;  // 10 minutes
+int RemoveStaleTempFiles(const std::string& dir);
+
+// "stacktrace-20261122-101112.123456-0.txt" -> stem without the suffix.
+bool ParseReportFileName(std::string_view name, std::string_view* stem);
+// ".stacktrace-....json.4242.tmp" or ".aiowatchdog-probe-7.4242.tmp" -> 4242.
+bool ParseTempFileName(std::string_view name, pid_t* writer);
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_REPORT_RETENTION_H_

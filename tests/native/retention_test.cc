@@ -1,0 +1,166 @@
+// What stays in a report directory: the newest reports within max_reports and
+// max_bytes, never a file that is not ours, no temporary of a dead writer; and
+// the episode rate limit's sliding window.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "episode_rate_limit.h"
+#include "report_retention.h"
+
+namespace aiowatchdog {
+namespace {
+
+std::string MakeDir() {
+  char templ[] = "/tmp/aiowatchdog-retention-XXXXXX";
+  return mkdtemp(templ);
+}
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A file of `bytes` bytes, modified `age_s` seconds ago.
+void MakeFile(const std::string& path, size_t bytes, int age_s = 0) {
+  std::ofstream(path) << std::string(bytes, 'x');
+  timespec times[2];
+  clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= age_s;
+  times[1] = times[0];
+  utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+// Report i (0 oldest): a .txt and a .json of `bytes` each.
+void MakeReport(const std::string& dir, int i, size_t bytes = 100) {
+  const std::string stem = dir + "/stacktrace-20261122-1011" + std::to_string(10 + i) + ".000000-0";
+  MakeFile(stem + ".txt", bytes, 100 - i);
+  MakeFile(stem + ".json", bytes, 100 - i);
+}
+
+TEST(ReportNames, OnlyTheWritersOwnNamesAreReports) {
+  std::string_view stem;
+  EXPECT_TRUE(ParseReportFileName("stacktrace-20261122-101112.123456-0.txt", &stem));
+  EXPECT_EQ(stem, "stacktrace-20261122-101112.123456-0");
+  EXPECT_TRUE(ParseReportFileName("stacktrace-20261122-101112.123456-12.json", &stem));
+  for (const char* other : {"stacktrace-20261122-101112.123456-0.txt.bak", "stacktrace-.txt",
+                            "stacktrace-20261122-101112.123456-.txt", "notes.txt",
+                            ".stacktrace-20261122-101112.123456-0.txt.42.tmp",
+                            "stacktrace-2026112-101112.123456-0.txt",
+                            "stacktrace-20261122-101112.123456-0x.json"}) {
+    EXPECT_FALSE(ParseReportFileName(other, &stem)) << other;
+  }
+}
+
+TEST(ReportNames, TemporariesCarryTheirWritersPid) {
+  pid_t pid = 0;
+  EXPECT_TRUE(ParseTempFileName(".stacktrace-20261122-101112.123456-0.json.4242.tmp", &pid));
+  EXPECT_EQ(pid, 4242);
+  EXPECT_TRUE(ParseTempFileName(".aiowatchdog-probe-140001.77.tmp", &pid));
+  EXPECT_EQ(pid, 77);
+  for (const char* other : {"stacktrace-20261122-101112.123456-0.txt", ".other.42.tmp",
+                            ".stacktrace-x.tmp", ".stacktrace-x.0.tmp", ".stacktrace-x.42"}) {
+    EXPECT_FALSE(ParseTempFileName(other, &pid)) << other;
+  }
+}
+
+TEST(PruneReports, KeepsTheNewestMaxReportsAndNothingElseIsTouched) {
+  const std::string dir = MakeDir();
+  for (int i = 0; i < 5; ++i) MakeReport(dir, i);
+  MakeFile(dir + "/notes.txt", 10, 1000);
+  MakeFile(dir + "/stacktrace-bad.txt", 10, 1000);
+  const PruneResult result = PruneReports(dir, RetentionLimits{3, 1 << 20});
+  EXPECT_EQ(result.kept_reports, 3);
+  EXPECT_EQ(result.removed_reports, 2);
+  EXPECT_EQ(result.removed_bytes, 400);
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{
+                            "notes.txt", "stacktrace-20261122-101112.000000-0.json",
+                            "stacktrace-20261122-101112.000000-0.txt",
+                            "stacktrace-20261122-101113.000000-0.json",
+                            "stacktrace-20261122-101113.000000-0.txt",
+                            "stacktrace-20261122-101114.000000-0.json",
+                            "stacktrace-20261122-101114.000000-0.txt", "stacktrace-bad.txt"}));
+}
+
+TEST(PruneReports, KeepsWithinMaxBytesOldestFirst) {
+  const std::string dir = MakeDir();
+  for (int i = 0; i < 4; ++i) MakeReport(dir, i, 100);  // 200 bytes a report
+  const PruneResult result = PruneReports(dir, RetentionLimits{100, 450});
+  EXPECT_EQ(result.kept_reports, 2);
+  EXPECT_EQ(Names(dir).front(), "stacktrace-20261122-101112.000000-0.json");
+}
+
+TEST(PruneReports, TheNewestReportStaysEvenOverMaxBytes) {
+  const std::string dir = MakeDir();
+  MakeReport(dir, 0, 100);
+  MakeReport(dir, 1, 5000);
+  const PruneResult result = PruneReports(dir, RetentionLimits{100, 1000});
+  EXPECT_EQ(result.kept_reports, 1);
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{"stacktrace-20261122-101111.000000-0.json",
+                                                  "stacktrace-20261122-101111.000000-0.txt"}));
+}
+
+TEST(PruneReports, ALoneTwinCountsAsAReport) {
+  const std::string dir = MakeDir();
+  MakeFile(dir + "/stacktrace-20261122-101110.000000-0.json", 100, 200);  // killed before its .txt
+  MakeReport(dir, 5);
+  EXPECT_EQ(PruneReports(dir, RetentionLimits{1, 1 << 20}).removed_reports, 1);
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{"stacktrace-20261122-101115.000000-0.json",
+                                                  "stacktrace-20261122-101115.000000-0.txt"}));
+}
+
+pid_t DeadPid() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+TEST(RemoveStaleTempFiles, RemovesTheDeadWritersAndTheOldOnlyAndOnlyTemporaries) {
+  const std::string dir = MakeDir();
+  const std::string dead = std::to_string(DeadPid());
+  const std::string self = std::to_string(getpid());
+  MakeFile(dir + "/.stacktrace-20261122-101112.123456-0.json." + dead + ".tmp", 10);
+  MakeFile(dir + "/.aiowatchdog-probe-1." + dead + ".tmp", 0);
+  MakeFile(dir + "/.stacktrace-20261122-101112.123456-0.txt." + self + ".tmp", 10);  // being written
+  MakeFile(dir + "/.stacktrace-20261122-101112.123456-1.txt." + self + ".tmp", 10, 3600);  // pid reused
+  MakeFile(dir + "/unrelated." + dead + ".tmp", 10);
+  MakeReport(dir, 0);
+  EXPECT_EQ(RemoveStaleTempFiles(dir), 3);
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{
+                            ".stacktrace-20261122-101112.123456-0.txt." + self + ".tmp",
+                            "stacktrace-20261122-101110.000000-0.json",
+                            "stacktrace-20261122-101110.000000-0.txt", "unrelated." + dead + ".tmp"}));
+}
+
+TEST(EpisodeRateLimit, AdmitsAtMostNInAnySlidingWindow) {
+  EpisodeRateLimit limit(/*max_per_window=*/2, /*window_ns=*/1000);
+  EXPECT_TRUE(limit.Admit(0));
+  EXPECT_TRUE(limit.Admit(10));
+  EXPECT_FALSE(limit.Admit(20));
+  EXPECT_FALSE(limit.Admit(999));
+  EXPECT_TRUE(limit.Admit(1000)) << "the episode at 0 left the window";
+  EXPECT_FALSE(limit.Admit(1005));
+  EXPECT_TRUE(limit.Admit(1010));
+  EXPECT_FALSE(limit.Admit(1999));
+}
+
+}  // namespace
+}  // namespace aiowatchdog
