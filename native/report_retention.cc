@@ -50,7 +50,8 @@ struct StoredReport {
   std::string stem;
   int64_t newest_mtime_ns = 0;
   int64_t bytes = 0;
-  std::vector<std::string> files;
+  std::string text_path;  // empty when absent
+  std::string json_path;  // empty when absent
 };
 
 // Calls visit(name) for each entry of dir; false if dir cannot be read.
@@ -104,7 +105,7 @@ bool ParseTempFileName(std::string_view name, pid_t* writer) {
 PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) {
   absl::flat_hash_map<std::string, StoredReport> by_stem;
   ForEachEntry(dir, [&](std::string_view name) {
-    std::string_view stem;
+    std::string_view stem;  // name ends in ".txt" or ".json" from here on
     if (!ParseReportFileName(name, &stem)) return;
     std::string path = dir + "/" + std::string(name);
     struct stat st;
@@ -113,7 +114,7 @@ PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) 
     report.stem = std::string(stem);
     report.newest_mtime_ns = std::max(report.newest_mtime_ns, MtimeNs(st));
     report.bytes += st.st_size;
-    report.files.push_back(std::move(path));
+    (name.back() == 't' ? report.text_path : report.json_path) = std::move(path);
   });
   std::vector<StoredReport*> newest_first;
   newest_first.reserve(by_stem.size());
@@ -134,8 +135,12 @@ PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) 
     }
     // Past the first report over a limit everything older goes too, so that
     // what is kept is always the newest run of reports, without gaps.
+    // The .txt before its .json (the reverse of writing), so that a process
+    // killed in between never leaves a text report without its twin.
     bool removed = false;
-    for (const std::string& path : report->files) removed |= unlink(path.c_str()) == 0;
+    for (const std::string* path : {&report->text_path, &report->json_path}) {
+      if (!path->empty()) removed |= unlink(path->c_str()) == 0;
+    }
     if (removed) {
       ++result.removed_reports;
       result.removed_bytes += report->bytes;

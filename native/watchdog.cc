@@ -153,7 +153,15 @@ void Watchdog::Run() {
     }
   }
   if (detector_.in_episode()) {
-    EndEpisode(MonotonicNowNs() - LoadState().stamp_ns, /*recovered=*/false);
+    // Stopped during an episode: it may have ended already (the loop moved
+    // while the last sample was taken), or still go on.
+    const LoopState loop = LoadState();
+    const Decision last = detector_.Next(MonotonicNowNs(), loop);
+    if (last.kind == Decision::Kind::kEpisodeEnded) {
+      EndEpisode(last.blocked_ns, /*recovered=*/true);
+    } else {
+      EndEpisode(MonotonicNowNs() - loop.stamp_ns, /*recovered=*/false);
+    }
   }
   lock.unlock();
   RemoveThreadToSkip(self);

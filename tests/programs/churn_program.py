@@ -45,7 +45,8 @@ async def main(directory, hangs, seed):
                 for i in range(2)]
     for thread in churners:
         thread.start()
-    async with hang_inspection.start(directory, interval=0.02, samples=3, sample_interval=0.02):
+    async with hang_inspection.start(directory, interval=0.02, samples=3, sample_interval=0.02,
+                                     max_reports=1000, max_episodes_per_minute=1_000_000):
         for _ in range(hangs):
             await asyncio.sleep(0.03 + rng.random() * 0.02)
             blocked_by_churn_test(0.05 + rng.random() * 0.1)

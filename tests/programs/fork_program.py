@@ -66,7 +66,8 @@ def forker(forks, directory, dumper, results):
 
 async def main(directory, forks):
     dumper = hang_inspection.start(os.path.join(directory, "parent"), interval=0.02,
-                                   samples=1000, sample_interval=0.005)
+                                   samples=1000, sample_interval=0.005,
+                                   max_episodes_per_minute=1_000_000)
     results = []
     thread = threading.Thread(target=forker, args=(forks, directory, dumper, results))
     thread.start()

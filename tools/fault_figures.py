@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""The production-safety figures (README table): runs every fault at the
+issue's full size, once, on this interpreter, and prints what survived and
+what was found. A step of tools/test.sh; exits 1 if anything leaked, a report
+was cut short, a bad input got through or a sanitizer spoke.
+
+    python3 tools/fault_figures.py                 # everything (~5 min)
+    python3 tools/fault_figures.py --quick         # a tenth of the sizes
+    python3 tools/fault_figures.py --no-sanitizers # tools/test.sh ran them already
+
+The stress and kill drivers are the ones the pytest suite runs at a smaller
+size (tests/faults.py); forks use tests/programs/fork_program.py; bad inputs
+are drawn by hypothesis, as in the unit tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from aiowatchdog._options import Options  # noqa: E402
+from aiowatchdog._report_files import ReportFormatError, list_reports, read_report  # noqa: E402
+from faults import kill_at_random_moments, run_stress  # noqa: E402
+
+SANITIZER_FINDING = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer")
+
+
+def stress(scratch: Path, sizes: dict) -> dict:
+    hangs = run_stress(scratch / "hangs", "hangs", sizes["hangs"], timeout=1800)
+    starts = run_stress(scratch / "starts", "startstop", sizes["starts"], timeout=1800)
+    return {
+        "hangs": hangs.done["hangs"],
+        "hang_episodes": hangs.done["episodes"],
+        "threads_started": hangs.done["threads_started"],
+        "rss_growth_kib": hangs.rss_growth_kib,
+        "starts": starts.done["starts"],
+        "start_rss_growth_kib": starts.rss_growth_kib,
+        "leaks": hangs.leaks + starts.leaks,
+    }
+
+
+def forks(scratch: Path, count: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "programs" / "fork_program.py"), str(scratch / "forks"),
+         str(count)], capture_output=True, text=True, timeout=1800)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    results = events[-1]["results"] if events else []
+    bad = [r for r in results if r != 0] + ([f"exit {proc.returncode}"] if proc.returncode else [])
+    return {"forks": len(results), "fork_problems": bad}
+
+
+def kills(scratch: Path, count: int) -> dict:
+    directory = scratch / "kills"
+    directory.mkdir()
+    result = kill_at_random_moments(directory, count, seed=int(time.time()))
+    return {"kills": result.kills, "kills_inside_a_write": result.killed_with_temporaries,
+            "reports_checked": result.reports_checked, "kill_problems": result.problems}
+
+
+def bad_inputs(scratch: Path, examples: int) -> dict:
+    """Bad option values must raise TypeError/ValueError naming the option;
+    arbitrary bytes under a report's name must read as a report or raise
+    ReportFormatError. Returns how many were tried and what got through."""
+    tried = {"options": 0, "report_bytes": 0}
+    escaped = []
+    numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(), st.text(max_size=5), st.none(),
+                        st.booleans(), st.lists(st.integers(), max_size=2))
+    names = ["interval", "sample_interval", "samples", "signal", "max_threads", "max_reports",
+             "max_bytes", "max_episodes_per_minute", "native_stacks"]
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(name=st.sampled_from(names), value=numbers)
+    def options(name, value):
+        tried["options"] += 1
+        try:
+            Options(**{name: value})
+        except (TypeError, ValueError) as e:
+            if not str(e).startswith(name + " must be"):
+                escaped.append(f"Options({name}={value!r}): unclear message {e}")
+        except Exception as e:  # noqa: BLE001 - that is what this looks for
+            escaped.append(f"Options({name}={value!r}): {type(e).__name__}: {e}")
+
+    directory = scratch / "bytes"
+    directory.mkdir()
+
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(data=st.binary(max_size=4096), suffix=st.sampled_from([".txt", ".json"]))
+    def report_bytes(data, suffix):
+        tried["report_bytes"] += 1
+        path = directory / f"stacktrace-20261122-101112.{tried['report_bytes'] % 10**6:06d}-0{suffix}"
+        path.write_bytes(data)
+        try:
+            assert path.as_posix() in list_reports(str(directory), suffix)
+            read_report(str(path))
+        except ReportFormatError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            escaped.append(f"{path.name} ({data[:40]!r}...): {type(e).__name__}: {e}")
+        path.unlink()
+
+    options()
+    report_bytes()
+    return {"bad_inputs": tried["options"] + tried["report_bytes"], "bad_input_escapes": escaped}
+
+
+def sanitizers() -> dict:
+    proc = subprocess.run(["tools/sanitize.sh"], cwd=ROOT, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    findings = len(SANITIZER_FINDING.findall(output))
+    if proc.returncode != 0 and findings == 0:
+        findings = 1  # failed without a sanitizer's own words: count it
+        print(output[-3000:], file=sys.stderr)
+    return {"sanitizer_findings": findings, "sanitizer_runs": output.count("== native tests under")}
+
+
+def table(f: dict) -> str:
+    leaks = len(f["leaks"])
+    rows = [
+        ("hangs survived (one process, threads coming and going)",
+         f"{f['hangs']:,} ({f['hang_episodes']:,} caught; {f['threads_started']:,} threads started)"),
+        ("start/stop cycles", f"{f['starts']:,}"),
+        ("forks during captures", f"{f['forks']}, problems: {len(f['fork_problems'])}"),
+        ("SIGKILLs at random moments", f"{f['kills']} ({f['kills_inside_a_write']} inside a write); "
+                                       f"partial reports: {len(f['kill_problems'])}"),
+        ("bad inputs tried (options, report bytes)",
+         f"{f['bad_inputs']:,}; got through: {len(f['bad_input_escapes'])}"),
+        ("leaks found (threads, descriptors, memory)",
+         f"{leaks} (RSS {f['rss_growth_kib']:+} KiB over the hangs after warm-up, "
+         f"{f['start_rss_growth_kib']:+} KiB over the start/stops)"),
+        ("sanitizer findings (ASan+UBSan, TSan)",
+         "not run" if f.get("sanitizer_findings") is None else str(f["sanitizer_findings"])),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'figure':<{width}} | result |", f"| {'-' * width} | --- |"]
+    lines += [f"| {name:<{width}} | {value} |" for name, value in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    parser.add_argument("--no-sanitizers", action="store_true")
+    parser.add_argument("--json", action="store_true", help="the figures as JSON too")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    sizes = {"hangs": 10_000 // scale, "starts": 1_000 // scale, "forks": max(2, 20 // scale),
+             "kills": 100 // scale, "examples": 5_000 // scale}
+    started = time.monotonic()
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="aiowatchdog-faults-") as scratch_name:
+        scratch = Path(scratch_name)
+        for step, run in [("stress", lambda: stress(scratch, sizes)),
+                          ("forks", lambda: forks(scratch, sizes["forks"])),
+                          ("kills", lambda: kills(scratch, sizes["kills"])),
+                          ("bad inputs", lambda: bad_inputs(scratch, sizes["examples"]))]:
+            step_start = time.monotonic()
+            figures.update(run())
+            print(f"  {step}: {time.monotonic() - step_start:.0f} s", file=sys.stderr)
+    if not args.no_sanitizers:
+        figures.update(sanitizers())
+    print(f"# aiowatchdog fault figures: CPython {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"{time.monotonic() - started:.0f} s")
+    print(table(figures))
+    problems = (figures["leaks"] + figures["fork_problems"] + figures["kill_problems"]
+                + figures["bad_input_escapes"])
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    if args.json:
+        print(json.dumps(figures, default=str))
+    failed = problems or figures.get("sanitizer_findings")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
