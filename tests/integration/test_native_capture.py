@@ -83,8 +83,9 @@ def test_200_idle_threads_all_appear(tmp_path):
     run = run_program("hang_program.py", str(tmp_path), "many_idle_threads", "--block", "0.8",
                       "--samples", "1")
     assert run.returncode == 0, run.stderr
-    [report] = run.reports()
-    assert during_block(report, run)
+    # Starting 200 threads on a loaded machine may stall the loop too: only
+    # the block's own report is checked.
+    [report] = [r for r in run.reports() if during_block(r, run)]
     assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
     idle = [t for t in report["threads"] if t["name"].startswith("idle-")]
     assert len(idle) == 200
