@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_fork_during_captures(tmp_path):
-    forks = 20
+    forks = 8  # tools/fault_figures.py does 20
     run = run_program("fork_program.py", str(tmp_path), str(forks), timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.event("done")["results"] == [0] * forks, "a child hung, crashed or saw a thread of ours"

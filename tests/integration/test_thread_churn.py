@@ -11,7 +11,7 @@ from runner import run_program
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_many_hangs_under_thread_churn(tmp_path, seed):
     hangs = 40
     run = run_program("churn_program.py", str(tmp_path), str(hangs), str(seed), timeout=120)
