@@ -237,7 +237,8 @@ async def capture_child(directory: str) -> Dict[str, Any]:
             for i in range(CAPTURE_THREADS)]
     for thread in idle:
         thread.start()
-    async with hang_inspection.start(directory, interval=0.1, samples=1):
+    async with hang_inspection.start(directory, interval=0.1, samples=1,
+                                     max_episodes_per_minute=1000):
         for _ in range(CAPTURE_BLOCKS):
             await asyncio.sleep(0.2)
             time.sleep(0.3)
