@@ -60,14 +60,23 @@ struct RawThreadCapture {
 
 // Installs the process-wide handler for `signo` (SA_SIGINFO | SA_RESTART |
 // SA_ONSTACK), remembering the previous one to chain foreign signals to, and
-// the walker that records Python frames. Idempotent for the same signal;
-// a different signal than the one installed is an error (one per process).
-// The handler stays installed for the life of the process: a late answer to
-// an abandoned request must never meet the default action (terminate).
+// the walker that records Python frames. Idempotent for the same signal (and
+// re-installs ours if it was replaced); a different signal than the one
+// installed is an error (one per process). The handler stays installed for
+// the life of the process: a late answer to an abandoned request must never
+// meet the default action (terminate).
+//
+// A handler the application installs for `signo` later (signal.signal,
+// sigaction, SIG_DFL, SIG_IGN) is found before the next signal we send: ours
+// is re-installed on top, and foreign signals are passed on to the newcomer
+// from then on, as to the one we replaced at first.
 absl::Status InstallCaptureHandler(int signo, awd_py_walker walker);
 
 // The installed signal, or 0.
 int InstalledCaptureSignal();
+
+// How many times our handler was found replaced and re-installed.
+int64_t CaptureHandlerReinstalls();
 
 // Threads that must never be signalled (our own watchdog threads, which block
 // every signal). Thread-safe.

@@ -29,7 +29,7 @@ ssize_t ReadSmallFile(pid_t tid, const char* name, char* buf, size_t size) {
 
 }  // namespace
 
-std::optional<TaskInfo> ReadTaskInfo(pid_t tid) {
+std::optional<KernelTaskInfo> ReadTaskInfo(pid_t tid) {
   char buf[1024];
   if (ReadSmallFile(tid, "stat", buf, sizeof(buf)) <= 0) return std::nullopt;
   // "tid (comm) S ...": comm may itself hold spaces and parentheses, so the
@@ -39,7 +39,7 @@ std::optional<TaskInfo> ReadTaskInfo(pid_t tid) {
   if (open == nullptr || close == nullptr || close < open || close[1] != ' ' || close[2] == '\0') {
     return std::nullopt;
   }
-  TaskInfo info;
+  KernelTaskInfo info;
   info.comm.assign(open + 1, close);
   info.state = close[2];
   return info;

@@ -15,13 +15,15 @@
 
 namespace aiowatchdog {
 
-struct TaskInfo {
+// Not `TaskInfo`: report_model.h has one (the loop's asyncio task), and two
+// classes of one name in one namespace break the one-definition rule.
+struct KernelTaskInfo {
   char state = '?';     // R running, S sleeping, D disk wait, ... ('?' unknown)
   std::string comm;     // the kernel's thread name ("python" unless set)
 };
 
 // From .../stat. Nothing when the thread is gone or /proc cannot be read.
-std::optional<TaskInfo> ReadTaskInfo(pid_t tid);
+std::optional<KernelTaskInfo> ReadTaskInfo(pid_t tid);
 
 // The SigBlk mask from .../status (bit signo - 1), or nothing.
 std::optional<uint64_t> ReadBlockedSignals(pid_t tid);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -225,6 +226,135 @@ TEST(CaptureDeathTest, AStraySignalWithNoPreviousHandlerDoesNotKill) {
         _exit(0);
       },
       ::testing::ExitedWithCode(0), "");
+}
+
+// Handlers an application might install for our signal after us. They count
+// their calls; the capture signals of ours that reach them must stay at 0.
+std::atomic<int> g_app_calls{0};
+std::atomic<int> g_app_saw_ours{0};
+struct sigaction g_app_previous;  // what the application's handler replaced: ours
+
+void AppCounts(int, siginfo_t* info, void*) {
+  g_app_calls.fetch_add(1);
+  if (info->si_code == SI_QUEUE && info->si_pid == getpid()) g_app_saw_ours.fetch_add(1);
+}
+
+// Passes every signal on to its predecessor by calling it, with the same siginfo.
+void AppForwardsByCall(int signo, siginfo_t* info, void* context) {
+  AppCounts(signo, info, context);
+  if ((g_app_previous.sa_flags & SA_SIGINFO) && g_app_previous.sa_sigaction != nullptr) {
+    g_app_previous.sa_sigaction(signo, info, context);
+  }
+}
+
+// Passes every signal on the way faulthandler.register(chain=True) does: puts
+// its predecessor back, re-raises, and re-installs itself.
+void AppForwardsByReraise(int signo) {
+  g_app_calls.fetch_add(1);
+  sigaction(signo, &g_app_previous, nullptr);
+  raise(signo);
+  struct sigaction self;
+  std::memset(&self, 0, sizeof(self));
+  self.sa_handler = AppForwardsByReraise;
+  self.sa_flags = SA_NODEFER;
+  sigemptyset(&self.sa_mask);
+  sigaction(signo, &self, nullptr);
+}
+
+void InstallAppHandler(int signo, void (*action)(int, siginfo_t*, void*),
+                       void (*handler)(int) = nullptr) {
+  struct sigaction app;
+  std::memset(&app, 0, sizeof(app));
+  if (action != nullptr) {
+    app.sa_sigaction = action;
+    app.sa_flags = SA_SIGINFO;
+  } else {
+    app.sa_handler = handler;
+    app.sa_flags = SA_NODEFER;
+  }
+  sigemptyset(&app.sa_mask);
+  ASSERT_EQ(sigaction(signo, &app, &g_app_previous), 0);
+  g_app_calls = 0;
+  g_app_saw_ours = 0;
+}
+
+void* HandlerOf(int signo) {
+  struct sigaction current;
+  sigaction(signo, nullptr, &current);
+  return reinterpret_cast<void*>(current.sa_sigaction);
+}
+
+void ExpectEveryoneAnswers(ParkedThreads& parked) {
+  const auto captures = CaptureAll();
+  for (pid_t tid : parked.tids()) {
+    const RawThreadCapture* c = Find(captures, tid);
+    ASSERT_NE(c, nullptr) << tid;
+    EXPECT_EQ(c->outcome, RawThreadCapture::Outcome::kAnswered) << tid;
+  }
+}
+
+TEST(Capture, AHandlerInstalledAfterOursIsChainedToAndOursReinstalled) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  InstallAppHandler(TestSignal(), AppCounts);
+  const int64_t reinstalls = CaptureHandlerReinstalls();
+  ParkedThreads parked(3, false);
+  for (int round = 0; round < 3; ++round) ExpectEveryoneAnswers(parked);
+  EXPECT_EQ(g_app_calls, 0) << "a capture signal reached the application's handler";
+  EXPECT_NE(HandlerOf(TestSignal()), reinterpret_cast<void*>(AppCounts));
+  EXPECT_EQ(CaptureHandlerReinstalls(), reinstalls + 1) << "re-installed once, before the first send";
+  pthread_kill(pthread_self(), TestSignal());  // SI_TKILL: foreign
+  EXPECT_EQ(g_app_calls, 1) << "foreign signals reach the newcomer";
+}
+
+TEST(Capture, IgnoringTheSignalAfterOursDoesNotSilenceCaptures) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  ASSERT_NE(signal(TestSignal(), SIG_IGN), SIG_ERR);
+  ParkedThreads parked(2, false);
+  ExpectEveryoneAnswers(parked);
+  pthread_kill(pthread_self(), TestSignal());  // chained to SIG_IGN: nothing
+}
+
+TEST(CaptureDeathTest, ADefaultActionSetAfterOursDoesNotLetCapturesKill) {
+  EXPECT_EXIT(
+      {
+        const int signo = TestSignal() + 4;
+        if (!InstallCaptureHandler(signo, FakeWalker).ok()) _exit(1);
+        signal(signo, SIG_DFL);  // a real-time signal's default action terminates
+        ParkedThreads parked(2, false);
+        const auto captures = CaptureAll();
+        for (pid_t tid : parked.tids()) {
+          const RawThreadCapture* c = Find(captures, tid);
+          if (c == nullptr || c->outcome != RawThreadCapture::Outcome::kAnswered) _exit(2);
+        }
+        pthread_kill(pthread_self(), signo);  // foreign, chained to SIG_DFL: not replayed
+        _exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
+TEST(Capture, AHandlerThatCallsUsBackGetsEachForeignSignalOnce) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  InstallAppHandler(TestSignal(), AppForwardsByCall);
+  ParkedThreads parked(2, false);
+  ExpectEveryoneAnswers(parked);  // ours back on top, chaining to it
+  for (int i = 0; i < 3; ++i) pthread_kill(pthread_self(), TestSignal());
+  EXPECT_EQ(g_app_calls, 3) << "ours -> it -> ours must stop there";
+  EXPECT_EQ(g_app_saw_ours, 0);
+  ExpectEveryoneAnswers(parked);
+}
+
+TEST(Capture, AHandlerThatReraisesToUsGetsEachForeignSignalOnce) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  InstallAppHandler(TestSignal(), nullptr, AppForwardsByReraise);
+  ParkedThreads parked(2, false);
+  ExpectEveryoneAnswers(parked);
+  EXPECT_EQ(g_app_calls, 0);
+  for (int i = 0; i < 3; ++i) pthread_kill(pthread_self(), TestSignal());
+  EXPECT_EQ(g_app_calls, 3) << "the re-raise must not go round again";
+  EXPECT_NE(HandlerOf(TestSignal()), reinterpret_cast<void*>(AppForwardsByReraise))
+      << "ours is put back on top";
+  ExpectEveryoneAnswers(parked);
+  EXPECT_EQ(g_app_calls, 3);
 }
 
 TEST(Capture, ThreadsExitingDuringCaptureNeverCrash) {
