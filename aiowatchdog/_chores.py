@@ -69,6 +69,22 @@ def log_episodes(episodes: List[dict]) -> None:
         logger.warning("%s", format_episode(episode))
 
 
+_handler_reinstalls_told = 0  # process-wide, like the handler
+
+
+def tell_handler_reinstalls() -> None:
+    """One WARNING each time the application was found to have replaced our
+    capture signal's handler (we put ours back, chaining to theirs)."""
+    global _handler_reinstalls_told
+    reinstalls = _native.capture_handler_reinstalls()
+    if reinstalls > _handler_reinstalls_told:
+        _handler_reinstalls_told = reinstalls
+        logger.warning(
+            "the handler of aiowatchdog's capture signal %d was replaced by another; aiowatchdog "
+            "put its own handler back and passes the signals it does not send to the other one",
+            _native.installed_capture_signal())
+
+
 class LoopChores:
     """Does the chores a `watchdog.touch()` call reported due."""
 
@@ -81,6 +97,7 @@ class LoopChores:
         if chores & _native.CHORE_FINISHED_EPISODES:
             log_episodes(self._watchdog.take_finished())
         if chores & _native.CHORE_HOUSEKEEPING:
+            tell_handler_reinstalls()
             count = threading.active_count()
             now = time.monotonic()
             if count != self._thread_count or now >= self._names_due:

@@ -57,6 +57,9 @@ def install_capture_handler(signo: int) -> None:
     signal than the one already installed, or a non-real-time one."""
 
 def installed_capture_signal() -> int: ...
+def capture_handler_reinstalls() -> int:
+    """Times the capture handler was found replaced (by the application) and
+    put back on top, chaining to the newcomer."""
 def publish_thread_names(rows: List[Tuple[int, int, str]]) -> None:
     """(native id, threading ident, name) for every thread."""
 

@@ -215,6 +215,8 @@ PYBIND11_MODULE(_native, m) {
     ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));
   }, py::arg("signo"));
   m.def("installed_capture_signal", &InstalledCaptureSignal);
+  m.def("capture_handler_reinstalls", &CaptureHandlerReinstalls,
+        "Times our handler was found replaced by another and put back on top.");
 
   m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
     std::vector<NamedThread> threads;

@@ -90,6 +90,8 @@ def test_the_applications_handler_gets_every_foreign_signal_and_none_of_ours(
     # without a single capture signal reaching the application.
     assert not after_hang["app_on_top"]
     assert after_hang["calls"] == 0
+    told = "put its own handler back" in result.stderr
+    assert told == (when == "after"), "one WARNING when the handler was found replaced"
 
     done = result.event("done")
     assert done["lost"] == [], "a foreign signal did not reach the application's handler"
