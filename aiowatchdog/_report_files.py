@@ -3,20 +3,26 @@ write (native/text_report.cc, native/json_report.cc), parsed into the same
 dict shape as the JSON (schema "aiowatchdog.report", version 1).
 
 Malformed input raises ReportFormatError, never anything else, so tools that
-read a directory of arbitrary files can skip what is not a report.
+read a directory of arbitrary files can skip what is not a report: whatever
+bytes a file holds (not UTF-8, cut short, numbers past int()'s digit limit,
+JSON nested past the recursion limit, values of the wrong type), and whatever
+it is (a directory, a FIFO). A report returned has every key the README
+documents, each of its type. Only I/O errors (OSError: a file that cannot be
+opened or read) pass through.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional
+import stat
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 SCHEMA = "aiowatchdog.report"
 SCHEMA_VERSION = 1
 TEXT_SUFFIX = ".txt"
 JSON_SUFFIX = ".json"
-REPORT_NAME = re.compile(r"^stacktrace-\d{8}-\d{6}\.\d{6}-\d+\.(txt|json)$")
+REPORT_NAME = re.compile(r"stacktrace-\d{8}-\d{6}\.\d{6}-\d+\.(txt|json)\Z", re.ASCII)
 
 Report = Dict[str, Any]
 
@@ -36,14 +42,37 @@ _NOT_ANSWERED = "[not answered: "
 _TRUNCATED = "# (truncated: outermost frames not shown)"
 
 
+def _brief(value: Any) -> str:
+    """A value for an error message: short, and safe to compute for anything
+    JSON or a report line can hold (no repr of a nested container)."""
+    if isinstance(value, (list, dict)):
+        return f"{type(value).__name__} of {len(value)} item(s)"
+    text = repr(value[:60]) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # not a number, or past int()'s digit limit
+        raise ReportFormatError(f"bad {what}: {_brief(text)}") from None
+
+
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ReportFormatError(f"bad {what}: {_brief(text)}") from None
+
+
 def _line_number(text: str) -> Optional[int]:
-    return None if text == "?" else int(text)
+    return None if text == "?" else _int(text, "line number")
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, what: str) -> float:
     if not text.endswith(" s"):
-        raise ReportFormatError(f"expected seconds, got {text!r}")
-    return float(text[:-2])
+        raise ReportFormatError(f"bad {what}: expected seconds, got {_brief(text)}")
+    return _float(text[:-2], what)
 
 
 def parse_text_report(text: str) -> Report:
@@ -57,15 +86,10 @@ def parse_text_report(text: str) -> Report:
     while i < len(lines) and lines[i]:
         match = _HEADER.match(lines[i])
         if not match:
-            raise ReportFormatError(f"bad header line {i + 1}: {lines[i]!r}")
+            raise ReportFormatError(f"bad header line {i + 1}: {_brief(lines[i])}")
         header[match.group(1)] = match.group(2)
         i += 1
-    try:
-        report = _report_from_header(header)
-    except (KeyError, ValueError) as e:
-        if isinstance(e, ReportFormatError):
-            raise
-        raise ReportFormatError(f"bad or missing header field: {e}") from None
+    report = _report_from_header(header)
 
     thread: Optional[Dict[str, Any]] = None
     for number, line in enumerate(lines[i:], start=i + 1):
@@ -75,7 +99,7 @@ def parse_text_report(text: str) -> Report:
             thread = _parse_thread_line(line, number)
             report["threads"].append(thread)
         elif thread is None:
-            raise ReportFormatError(f"line {number} outside a thread section: {line!r}")
+            raise ReportFormatError(f"line {number} outside a thread section: {_brief(line)}")
         elif line == _TRUNCATED:
             thread["truncated"] = True
         elif line.startswith("  "):
@@ -85,7 +109,7 @@ def parse_text_report(text: str) -> Report:
         elif line.startswith("Native: "):
             match = _NATIVE.match(line)
             if not match:
-                raise ReportFormatError(f"bad native frame line {number}: {line!r}")
+                raise ReportFormatError(f"bad native frame line {number}: {_brief(line)}")
             thread["frames"].append({
                 "kind": "native",
                 "file": "" if match.group(2) == "?" else match.group(2),
@@ -96,7 +120,7 @@ def parse_text_report(text: str) -> Report:
         else:
             match = _FRAME.match(line)
             if not match:
-                raise ReportFormatError(f"bad frame line {number}: {line!r}")
+                raise ReportFormatError(f"bad frame line {number}: {_brief(line)}")
             thread["frames"].append({
                 "kind": "python",
                 "file": match.group(1),
@@ -107,40 +131,50 @@ def parse_text_report(text: str) -> Report:
     return report
 
 
+_REQUIRED_HEADER = ("Episode", "Sample", "Blocked for", "Interval", "Sample interval", "PID",
+                    "Python", "Captured", "Capture took", "Threads without Python frames")
+
+
 def _report_from_header(header: Dict[str, str]) -> Report:
+    missing = [name for name in _REQUIRED_HEADER if name not in header]
+    if missing:
+        raise ReportFormatError(f"header field(s) missing: {', '.join(missing)}")
     sample, of, samples = header["Sample"].partition(" of ")
     if not of:
-        raise ReportFormatError(f"bad Sample field {header['Sample']!r}")
+        raise ReportFormatError(f"bad Sample field {_brief(header['Sample'])}")
     task = None
     if "Task" in header:
         match = _TASK.match(header["Task"])
         if not match:
-            raise ReportFormatError(f"bad Task field {header['Task']!r}")
+            raise ReportFormatError(f"bad Task field {_brief(header['Task'])}")
         task = {"coroutine": match.group(1), "file": match.group(2),
                 "line": _line_number(match.group(3))}
     capture = _CAPTURE.match(header["Capture took"])
     if not capture:
-        raise ReportFormatError(f"bad Capture took field {header['Capture took']!r}")
+        raise ReportFormatError(f"bad Capture took field {_brief(header['Capture took'])}")
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "episode": header["Episode"],
-        "sample": int(sample),
-        "samples": int(samples),
-        "blocked_s": _seconds(header["Blocked for"]),
-        "interval_s": _seconds(header["Interval"]),
-        "sample_interval_s": _seconds(header["Sample interval"]),
-        "pid": int(header["PID"]),
+        "sample": _int(sample, "Sample field"),
+        "samples": _int(samples, "Sample field"),
+        "blocked_s": _seconds(header["Blocked for"], "Blocked for field"),
+        "interval_s": _seconds(header["Interval"], "Interval field"),
+        "sample_interval_s": _seconds(header["Sample interval"], "Sample interval field"),
+        "pid": _int(header["PID"], "PID field"),
         "python": header["Python"],
         "captured_at": header["Captured"],
         "captured_unix_ns": None,
-        "capture_ms": float(capture.group(1)),
-        "loop_pause_ms": float(capture.group(2)),
+        "capture_ms": _float(capture.group(1), "Capture took field"),
+        "loop_pause_ms": _float(capture.group(2), "Capture took field"),
         "task": task,
-        "other_threads": int(header["Threads without Python frames"]),
-        "threads_not_sampled": int(header.get("Threads not sampled (over the limit)", 0)),
-        "suppressed_episodes": int(
-            header.get("Episodes suppressed before this one (rate limit)", 0)),
+        "other_threads": _int(header["Threads without Python frames"],
+                              "Threads without Python frames field"),
+        "threads_not_sampled": _int(header.get("Threads not sampled (over the limit)", "0"),
+                                    "Threads not sampled field"),
+        "suppressed_episodes": _int(
+            header.get("Episodes suppressed before this one (rate limit)", "0"),
+            "Episodes suppressed field"),
         "threads": [],
     }
 
@@ -148,21 +182,21 @@ def _report_from_header(header: Dict[str, str]) -> Report:
 def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
     match = _THREAD.match(line)
     if not match:
-        raise ReportFormatError(f"bad thread line {number}: {line!r}")
+        raise ReportFormatError(f"bad thread line {number}: {_brief(line)}")
     try:
         name, end = json.JSONDecoder().raw_decode(line, match.end())
-    except json.JSONDecodeError:
-        raise ReportFormatError(f"bad thread name on line {number}: {line!r}") from None
+    except (ValueError, RecursionError):  # JSONDecodeError, a huge number, deep nesting
+        raise ReportFormatError(f"bad thread name on line {number}: {_brief(line)}") from None
     rest = _THREAD_REST.match(line[end:])
     if not rest or not isinstance(name, str):
-        raise ReportFormatError(f"bad thread line {number}: {line!r}")
+        raise ReportFormatError(f"bad thread line {number}: {_brief(line)}")
     markers = rest.group(3)
     status = "answered"
     if _NOT_ANSWERED in markers:
         status = markers.split(_NOT_ANSWERED, 1)[1].split("]", 1)[0]
     return {
-        "ident": int(match.group(1)),
-        "native_id": int(rest.group(1)),
+        "ident": _int(match.group(1), f"thread ident on line {number}"),
+        "native_id": _int(rest.group(1), f"native id on line {number}"),
         "name": name,
         "is_loop": "[event loop]" in markers,
         "status": status,
@@ -172,30 +206,83 @@ def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
     }
 
 
+# What each key of a JSON report must hold: (test, what the message says).
+_Check = Tuple[Callable[[Any], bool], str]
+_STR: _Check = (lambda v: isinstance(v, str), "a string")
+_INT: _Check = (lambda v: type(v) is int, "an integer")  # not a bool
+_NUMBER: _Check = (lambda v: type(v) in (int, float), "a number")
+_BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
+_LINE: _Check = (lambda v: v is None or type(v) is int, "an integer or null")
+_OBJECT_OR_NULL: _Check = (lambda v: v is None or isinstance(v, dict), "an object or null")
+_LIST: _Check = (lambda v: isinstance(v, list), "a list")
+
+_JSON_FIELDS: Dict[str, _Check] = {
+    "episode": _STR, "sample": _INT, "samples": _INT, "blocked_s": _NUMBER,
+    "interval_s": _NUMBER, "sample_interval_s": _NUMBER, "pid": _INT, "python": _STR,
+    "captured_at": _STR, "captured_unix_ns": _LINE, "capture_ms": _NUMBER,
+    "loop_pause_ms": _NUMBER, "task": _OBJECT_OR_NULL, "other_threads": _INT,
+    "threads_not_sampled": _INT, "suppressed_episodes": _INT, "threads": _LIST,
+}
+_JSON_TASK_FIELDS: Dict[str, _Check] = {"coroutine": _STR, "file": _STR, "line": _LINE}
+_JSON_THREAD_FIELDS: Dict[str, _Check] = {
+    "ident": _INT, "native_id": _INT, "name": _STR, "is_loop": _BOOL, "status": _STR,
+    "kernel_state": _STR, "truncated": _BOOL, "frames": _LIST,
+}
+_JSON_FRAME_FIELDS: Dict[str, _Check] = {
+    "kind": (lambda v: isinstance(v, str) and v in ("python", "native"), '"python" or "native"'),
+    "file": _STR, "line": _LINE, "function": _STR, "source": _STR,
+}
+
+
+def _check_fields(obj: Any, fields: Dict[str, _Check], where: str) -> None:
+    """Every key of `fields` present with a value of its type; other keys are
+    allowed (a later writer may add some without a new schema_version)."""
+    if not isinstance(obj, dict):
+        raise ReportFormatError(f"{where} must be an object, got {_brief(obj)}")
+    for key, (ok, expected) in fields.items():
+        if key not in obj:
+            raise ReportFormatError(f"{where} has no {key!r}")
+        if not ok(obj[key]):
+            raise ReportFormatError(f"{where}.{key} must be {expected}, got {_brief(obj[key])}")
+
+
 def parse_json_report(text: str) -> Report:
-    """Parses and checks a JSON report."""
+    """Parses a JSON report and checks it has the documented shape."""
     try:
         report = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, a huge number, deep nesting
         raise ReportFormatError(f"not JSON: {e}") from None
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         raise ReportFormatError("not an aiowatchdog JSON report (schema)")
-    if report.get("schema_version") != SCHEMA_VERSION:
+    version = report.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:
         raise ReportFormatError(
-            f"unsupported schema_version {report.get('schema_version')!r} (this reader: {SCHEMA_VERSION})"
+            f"unsupported schema_version {_brief(version)} (this reader: {SCHEMA_VERSION})"
         )
-    threads = report.get("threads")
-    if not isinstance(threads, list) or not all(
-        isinstance(t, dict) and isinstance(t.get("frames"), list) for t in threads
-    ):
-        raise ReportFormatError("threads must be a list of objects with frames")
     report.setdefault("suppressed_episodes", 0)  # added within schema 1
+    _check_fields(report, _JSON_FIELDS, "report")
+    if report["task"] is not None:
+        _check_fields(report["task"], _JSON_TASK_FIELDS, "task")
+    for i, thread in enumerate(report["threads"]):
+        _check_fields(thread, _JSON_THREAD_FIELDS, f"threads[{i}]")
+        for k, frame in enumerate(thread["frames"]):
+            _check_fields(frame, _JSON_FRAME_FIELDS, f"threads[{i}].frames[{k}]")
     return report
 
 
 def read_report(path: str) -> Report:
-    """Reads a .txt or .json report file."""
-    with open(path, "rb") as f:
+    """Reads a .txt or .json report file. ReportFormatError for what is not
+    a report, including what is not a regular file (opened without blocking,
+    so a FIFO is refused rather than waited on); OSError when the file cannot
+    be opened or read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ReportFormatError(f"{path}: not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         data = f.read()
     try:
         text = data.decode("utf-8")
@@ -215,9 +302,12 @@ def loop_thread(report: Report) -> Optional[Dict[str, Any]]:
 
 
 def list_reports(directory: str, suffix: str = TEXT_SUFFIX) -> List[str]:
-    """Report files in `directory`, oldest first (names sort by time)."""
-    return sorted(
-        os.path.join(directory, name)
-        for name in os.listdir(directory)
-        if REPORT_NAME.match(name) and name.endswith(suffix)
-    )
+    """Report files in `directory`, oldest first (names sort by time): regular
+    files (or links to them) named like a report; a temporary file being
+    written (dot-prefixed) never is."""
+    with os.scandir(directory) as entries:
+        return sorted(
+            entry.path
+            for entry in entries
+            if REPORT_NAME.match(entry.name) and entry.name.endswith(suffix) and entry.is_file()
+        )

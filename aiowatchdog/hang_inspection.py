@@ -21,9 +21,8 @@ import errno
 import os
 import platform
 import threading
-import weakref
 from types import TracebackType
-from typing import Optional, Type, Union
+from typing import Optional, Set, Type, Union
 
 from . import _native
 from ._chores import log_episodes, publish_thread_names
@@ -39,7 +38,15 @@ PathLike = Union[str, "os.PathLike[str]"]
 _STOP_POLL_S = 0.002
 
 # Dumpers not yet stopped, so that interpreter exit can stop them (below).
-_live_dumpers: "weakref.WeakSet[Dumper]" = weakref.WeakSet()
+# Held strongly: like a thread, a dumper runs until it is stopped, its loop
+# shuts down or the interpreter exits, whether or not the program keeps what
+# start() returned. Held weakly, a forgotten dumper was garbage (a cycle
+# through its shutdown hook): collected while its loop ran, the hook's
+# finalization stopped it without a word; collected once its loop had
+# stopped, it left this set while its watchdog, kept alive by the selector
+# wrapper, went on sampling through finalization and into exit(), leaving a
+# dot-prefixed .tmp file behind when the process ended mid-write.
+_live_dumpers: Set["Dumper"] = set()
 
 
 class Dumper:
@@ -213,9 +220,12 @@ async def stop_wait(dumper: Dumper) -> None:
 def _stop_all_at_exit() -> None:
     """Stops dumpers still running at interpreter exit. atexit runs before
     finalization frees other threads' states, and the loop is not running any
-    more, so what follows would be reported as a hang otherwise."""
-    for dumper in list(_live_dumpers):
-        dumper.stop()
+    more, so what follows would be reported as a hang otherwise. Every
+    watchdog is asked to stop before any is waited for, so that the captures
+    in progress (a wait of a capture each, at most) finish side by side."""
+    stopping = [dumper for dumper in list(_live_dumpers) if dumper._begin_stop()]
+    for dumper in stopping:
+        dumper._finish_stop()
 
 
 def _forget_dumpers_in_child() -> None:
