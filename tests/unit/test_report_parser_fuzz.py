@@ -58,7 +58,7 @@ TOP_LEVEL: Dict[str, Callable[[Any], bool]] = {
     "captured_at": lambda v: isinstance(v, str),
     "captured_unix_ns": _is_line,  # None in text reports
     "capture_ms": _is_number, "loop_pause_ms": _is_number,
-    "other_threads": _is_int, "threads_not_sampled": _is_int,
+    "other_threads": _is_int, "threads_not_sampled": _is_int, "suppressed_episodes": _is_int,
 }
 TASK = {"coroutine": lambda v: isinstance(v, str), "file": lambda v: isinstance(v, str),
         "line": _is_line}
@@ -120,7 +120,7 @@ BASE = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sa
         "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0, "pid": 1,
         "python": "x", "captured_at": "t", "captured_unix_ns": 0,
         "task": {"coroutine": "c", "file": "f", "line": 3}, "other_threads": 0,
-        "threads_not_sampled": 0, "capture_ms": 1.0, "loop_pause_ms": 0.1,
+        "threads_not_sampled": 0, "suppressed_episodes": 2, "capture_ms": 1.0, "loop_pause_ms": 0.1,
         "threads": [{"ident": 1, "native_id": 2, "name": "MainThread", "is_loop": True,
                      "status": "answered", "kernel_state": "S", "truncated": False,
                      "frames": [{"kind": "python", "file": "f", "line": 1, "function": "g",
