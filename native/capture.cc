@@ -23,6 +23,26 @@
 // read one half-written. A handler that itself passes signals on to its
 // predecessor (us) would send them round for ever; ChainToPrevious stops both
 // ways of doing so (a direct call, and faulthandler's re-raise).
+//
+// A handler that passes signals on by putting its predecessor back, re-raising
+// and re-installing itself (faulthandler.register(chain=True)) is on top, for
+// every thread, for a moment during each call we make to it. Two things must
+// not happen in that moment, or it gets a signal it should not (a second dump
+// per foreign signal, and it then stays on top, so that every later signal is
+// dumped twice: it re-raises to us, and we chain to it again): the watchdog
+// putting ours back (the handler's check afterwards would find ours installed,
+// leave the re-raise queued, and it would be delivered to that handler after
+// ours returned), and a capture signal of ours reaching another thread. So a
+// chained call and the watchdog's re-install and send exclude each other,
+// without a lock: a handler about to chain counts itself in g_chaining, then
+// waits out an install in progress (g_install_epoch odd) and a capture signal
+// in flight to another thread (slot kRequested); the watchdog marks an install
+// or a request first, then backs off while g_chaining is non-zero (both sides
+// store, then load, sequentially consistent: one of them sees the other). All
+// waits are bounded. What remains: a foreign signal delivered straight to such
+// a handler on another thread in that moment (it re-raises to us, and we chain
+// to it again: two dumps), and a late signal of ours (sent to a thread that
+// blocked it, withdrawn, delivered when it unblocks) landing then.
 #include "capture.h"
 
 #include <linux/futex.h>
@@ -35,6 +55,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 
@@ -56,6 +77,7 @@ constexpr uint64_t kTokenTagMask = 0xFFFFULL << 48;
 
 struct CaptureSlot {
   std::atomic<uint64_t> token{0};   // the request being answered
+  std::atomic<pid_t> target{0};     // the thread the request's signal goes to
   std::atomic<uint32_t> state{kIdle};  // futex word, SlotState
   std::atomic<bool> want_native{true};  // set with each request
   pid_t tid = 0;                    // written by the handler
@@ -92,6 +114,15 @@ int g_chain_targets_used = 0;                   // guarded by g_capture_mu
 std::atomic<const ChainTarget*> g_chain{nullptr};  // what foreign signals go to
 std::atomic<int64_t> g_reinstalls{0};
 
+// Handlers inside ChainToPrevious right now (futex word; woken at zero), and
+// the watchdog's re-install in progress when odd (futex word). See the file
+// comment.
+std::atomic<uint32_t> g_chaining{0};
+std::atomic<uint32_t> g_install_epoch{0};
+// How long a chained call waits for an install or a capture in flight, and
+// the watchdog for chained calls, at most (then each goes ahead regardless).
+constexpr int64_t kChainWaitNs = 100'000'000;
+
 // The mark a siginfo we pass on carries, in its last 8 bytes: no si_code's
 // fields reach them (the largest, SIGCHLD's and SIGSEGV's, end at byte 48),
 // and the kernel zeroes them in every siginfo it builds.
@@ -117,6 +148,17 @@ long Futex(std::atomic<uint32_t>* word, int op, uint32_t value, const timespec* 
   return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, timeout, nullptr, 0);
 }
 
+// May run in a signal handler: waits (futex) while `word` is `value`, for at
+// most until `deadline_ns`. Signal-safe: raw syscalls.
+void WaitWhileEquals(std::atomic<uint32_t>* word, uint32_t value, int64_t deadline_ns) {
+  while (word->load(std::memory_order_seq_cst) == value) {
+    const int64_t left = deadline_ns - MonotonicNs();
+    if (left <= 0) return;
+    const timespec wait{0, std::min<int64_t>(left, 1'000'000)};
+    Futex(word, FUTEX_WAIT_PRIVATE, value, &wait);
+  }
+}
+
 // Runs in a signal handler: whether `info` is a copy ChainToPrevious made,
 // i.e. the handler we chained to has passed the signal back to us.
 bool CameBackThroughChain(const siginfo_t* info) {
@@ -127,6 +169,37 @@ bool CameBackThroughChain(const siginfo_t* info) {
 
 void OnCaptureSignal(int signo, siginfo_t* info, void* context);
 void TakeBackReraise(int signo, void* context);
+
+// Runs in a signal handler: whether `info` is a capture signal of ours (sent
+// by SendCaptureSignal), stale or not. Reads the siginfo only.
+bool IsOurSignal(const siginfo_t* info) {
+  const auto sent = reinterpret_cast<uint64_t>(info->si_value.sival_ptr);
+  return info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+         (sent & kTokenTagMask) == kTokenTag;
+}
+
+// Runs in a signal handler, before a chained call (g_chaining already counts
+// this one): waits out the watchdog's re-install in progress, and a capture
+// signal sent to another thread and not yet answered, so that neither happens
+// while the handler we call may be on top (file comment). Bounded; signal-safe
+// (atomics, futex, gettid, clock_gettime).
+void WaitForQuietBeforeChaining() {
+  const int64_t deadline_ns = MonotonicNs() + kChainWaitNs;
+  for (;;) {
+    const uint32_t epoch = g_install_epoch.load(std::memory_order_seq_cst);
+    if (epoch % 2 == 0) break;
+    WaitWhileEquals(&g_install_epoch, epoch, deadline_ns);
+    if (MonotonicNs() >= deadline_ns) return;
+  }
+  const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+  while (g_slot.state.load(std::memory_order_seq_cst) == kRequested &&
+         g_slot.target.load(std::memory_order_seq_cst) != self) {
+    // This thread would be the target's answer: it has the signal blocked
+    // now, and TakeBackReraise or the return from this handler answers it.
+    WaitWhileEquals(&g_slot.state, kRequested, deadline_ns);
+    if (MonotonicNs() >= deadline_ns) return;
+  }
+}
 
 // May run in a signal handler: fills a struct on the stack.
 struct sigaction OurAction() {
@@ -171,6 +244,8 @@ void ChainToPrevious(int signo, siginfo_t* info, void* context) {
                       : target->handler == SIG_DFL || target->handler == SIG_IGN) {
     return;
   }
+  g_chaining.fetch_add(1, std::memory_order_seq_cst);
+  WaitForQuietBeforeChaining();
   const bool ours_before = OurHandlerInstalled(signo);
   if (target->siginfo) {
     siginfo_t marked;
@@ -182,6 +257,9 @@ void ChainToPrevious(int signo, siginfo_t* info, void* context) {
     target->handler(signo);
   }
   if (ours_before && !OurHandlerInstalled(signo)) TakeBackReraise(signo, context);
+  if (g_chaining.fetch_sub(1, std::memory_order_seq_cst) == 1) {
+    Futex(&g_chaining, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+  }
 }
 
 // Runs in a signal handler, on the thread being sampled. Async-signal-safe:
@@ -190,9 +268,7 @@ void ChainToPrevious(int signo, siginfo_t* info, void* context) {
 void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
   const int saved_errno = errno;
   const auto sent = reinterpret_cast<uint64_t>(info->si_value.sival_ptr);
-  const bool ours = info->si_code == SI_QUEUE && info->si_pid == getpid() &&
-                    (sent & kTokenTagMask) == kTokenTag;
-  if (!ours) {
+  if (!IsOurSignal(info)) {
     // Not when it comes back from the handler we chained to: that handler
     // has had it already.
     if (!CameBackThroughChain(info)) ChainToPrevious(signo, info, context);
@@ -214,7 +290,8 @@ void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
     if (awd_py_walker walk = g_walker.load(std::memory_order_acquire)) walk(&g_slot.stack);
     g_slot.pause_ns = MonotonicNs() - start_ns;
     g_slot.state.store(kDone, std::memory_order_release);
-    Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, 1, nullptr);
+    // The watchdog, and chained calls waiting for this answer.
+    Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
   }
   // Otherwise a late answer to a request already abandoned: drop it.
   errno = saved_errno;
@@ -223,27 +300,41 @@ void OnCaptureSignal(int signo, siginfo_t* info, void* context) {
 // Runs in a signal handler (OnCaptureSignal's, `signo` blocked): the handler
 // we chained to replaced ours while it ran, so it may have re-raised the
 // signal at this thread to pass it on to us, its predecessor: delivered, that
-// would go to it again, back to us, and so on. One pending `signo` is taken
-// off the queue (rt_sigtimedwait, no wait). The re-raise (SI_TKILL from this
-// process) is dropped and ours put back on top, as it was before the call, so
-// that the next signal does not meet that handler first; anything else sent
-// to this thread meanwhile is handled as if delivered. A handler that changed
-// the disposition for another reason is left alone; the watchdog re-installs
-// ours, chaining to it, before it next signals. Signal-safe: raw syscalls,
-// sigaction and sigset operations.
+// would go to it again, back to us, and so on. This thread's pending `signo`
+// are taken off the queue (rt_sigtimedwait, no wait) up to the re-raise
+// (SI_TKILL from this process), which is dropped, and ours put back on top,
+// as it was before the call, so that the next signal does not meet that
+// handler first. Signals queued before the re-raise (sent to this thread
+// while it had the signal blocked) are handled as if delivered: a capture of
+// ours at once, foreign ones (at most kMaxDeferred, the rest stay queued)
+// after ours is back, so that their own chained calls find ours on top. A
+// handler that changed the disposition for another reason is left alone; the
+// watchdog re-installs ours, chaining to it, before it next signals.
+// Signal-safe: raw syscalls, sigaction, sigset operations, siginfo copies on
+// the stack.
 void TakeBackReraise(int signo, void* context) {
+  constexpr int kMaxDeferred = 4;
+  siginfo_t deferred[kMaxDeferred];
+  int deferred_count = 0;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, signo);
-  siginfo_t next;
   const timespec no_wait{0, 0};
-  if (syscall(SYS_rt_sigtimedwait, &set, &next, &no_wait, _NSIG / 8) != signo) return;
-  if (next.si_code == SI_TKILL && next.si_pid == getpid()) {
-    const struct sigaction ours = OurAction();
-    sigaction(signo, &ours, nullptr);
-    return;
+  while (deferred_count < kMaxDeferred) {
+    siginfo_t next;
+    if (syscall(SYS_rt_sigtimedwait, &set, &next, &no_wait, _NSIG / 8) != signo) break;
+    if (next.si_code == SI_TKILL && next.si_pid == getpid()) {
+      const struct sigaction ours = OurAction();
+      sigaction(signo, &ours, nullptr);
+      break;
+    }
+    if (IsOurSignal(&next)) {
+      OnCaptureSignal(signo, &next, context);  // answers; never chains
+    } else {
+      std::memcpy(&deferred[deferred_count++], &next, sizeof(next));
+    }
   }
-  OnCaptureSignal(signo, &next, context);
+  for (int i = 0; i < deferred_count; ++i) OnCaptureSignal(signo, &deferred[i], context);
 }
 
 // The entry for `action`'s handler: an existing one if it is the same
@@ -269,6 +360,18 @@ const ChainTarget* InternChainTarget(const struct sigaction& action) {
   return &g_chain_targets[g_chain_targets_used++];
 }
 
+// Waits (never in a handler) until no handler is chaining, or `deadline_ns`.
+void WaitWhileChaining(int64_t deadline_ns) {
+  for (;;) {
+    const uint32_t chaining = g_chaining.load(std::memory_order_seq_cst);
+    if (chaining == 0 || MonotonicNs() >= deadline_ns) return;
+    const timespec wait{0, 1'000'000};
+    Futex(&g_chaining, FUTEX_WAIT_PRIVATE, chaining, &wait);
+  }
+}
+
+bool InstallOurs(int signo);
+
 // Makes OnCaptureSignal the handler of `signo` unless it already is, chaining
 // to the one it replaces; see the file comment for why. Called before every
 // signal we send, so that none meets someone else's handler or a default
@@ -277,6 +380,33 @@ const ChainTarget* InternChainTarget(const struct sigaction& action) {
 // only when the handler to chain to cannot be recorded (kMaxChainTargets
 // distinct handlers already) or sigaction fails: the caller must not signal.
 bool EnsureOurHandler(int signo) {
+  struct sigaction current;
+  if (sigaction(signo, nullptr, &current) != 0) return false;
+  if (IsOurs(current)) return true;
+  // Not while a handler is chaining: the one it calls may be on top for a
+  // moment, re-raising to us (file comment). This thread must not take the
+  // signal while the epoch is odd (a chained call here would wait for it).
+  sigset_t just_signo, previous_mask;
+  sigemptyset(&just_signo);
+  sigaddset(&just_signo, signo);
+  pthread_sigmask(SIG_BLOCK, &just_signo, &previous_mask);
+  const int64_t deadline_ns = MonotonicNs() + kChainWaitNs;
+  for (;;) {
+    g_install_epoch.fetch_add(1, std::memory_order_seq_cst);  // odd: installing
+    if (g_chaining.load(std::memory_order_seq_cst) == 0 || MonotonicNs() >= deadline_ns) break;
+    g_install_epoch.fetch_add(1, std::memory_order_seq_cst);
+    Futex(&g_install_epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+    WaitWhileChaining(deadline_ns);
+  }
+  const bool installed = InstallOurs(signo);
+  g_install_epoch.fetch_add(1, std::memory_order_seq_cst);  // even: done
+  Futex(&g_install_epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  return installed;
+}
+
+// EnsureOurHandler's install, the epoch odd. g_capture_mu held.
+bool InstallOurs(int signo) {
   struct sigaction current;
   if (sigaction(signo, nullptr, &current) != 0) return false;
   if (IsOurs(current)) return true;
@@ -325,6 +455,7 @@ bool AwaitAnswer(int64_t deadline_ns, bool withdraw) {
       if (!withdraw) return false;
       uint32_t expected = kRequested;
       if (g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
+        Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);  // chained calls waiting
         return false;
       }
       continue;  // claimed meanwhile: now kWriting or kDone
@@ -390,7 +521,11 @@ absl::flat_hash_set<pid_t>& KnownBlockers() {
 // (it is then finishing, and AwaitAnswer collects its answer).
 bool WithdrawRequest() {
   uint32_t expected = kRequested;
-  return g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel);
+  if (!g_slot.state.compare_exchange_strong(expected, kIdle, std::memory_order_acq_rel)) {
+    return false;
+  }
+  Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);  // chained calls waiting
+  return true;
 }
 
 // How long an answer may take before /proc is asked whether the thread
@@ -401,6 +536,12 @@ RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bo
   RawThreadCapture result;
   result.tid = tid;
   auto not_answered = [&](RawThreadCapture::Outcome outcome) {
+    // A thread that exited after the signal was queued never answers: gone,
+    // not silent.
+    if (outcome == RawThreadCapture::Outcome::kNoAnswer &&
+        syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH) {
+      outcome = RawThreadCapture::Outcome::kGone;
+    }
     result.outcome = outcome;
     result.wchan = ReadWaitChannel(tid);
     return result;
@@ -410,13 +551,28 @@ RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bo
     KnownBlockers().erase(tid);
   }
 
-  if (!EnsureOurHandler(signo)) return not_answered(RawThreadCapture::Outcome::kNoAnswer);
-  const uint64_t token = kTokenTag | (++g_generation & ~kTokenTagMask);
-  g_slot.want_native.store(native, std::memory_order_relaxed);
-  g_slot.token.store(token, std::memory_order_release);
-  g_slot.state.store(kRequested, std::memory_order_release);
+  // Not while a handler is chaining (file comment): the request is marked
+  // first, then g_chaining looked at; a handler about to chain counts itself,
+  // then looks at the request, and waits for its answer.
+  const int64_t chain_deadline_ns = MonotonicNs() + kChainWaitNs;
+  uint64_t token;
+  for (;;) {
+    WaitWhileChaining(chain_deadline_ns);
+    if (!EnsureOurHandler(signo)) return not_answered(RawThreadCapture::Outcome::kNoAnswer);
+    token = kTokenTag | (++g_generation & ~kTokenTagMask);
+    g_slot.want_native.store(native, std::memory_order_relaxed);
+    g_slot.token.store(token, std::memory_order_release);
+    g_slot.target.store(tid, std::memory_order_seq_cst);
+    g_slot.state.store(kRequested, std::memory_order_seq_cst);
+    if (g_chaining.load(std::memory_order_seq_cst) == 0 || MonotonicNs() >= chain_deadline_ns) {
+      break;
+    }
+    g_slot.state.store(kIdle, std::memory_order_seq_cst);  // not sent: no one can claim it
+    Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
+  }
   if (!SendCaptureSignal(tid, signo, token)) {
     g_slot.state.store(kIdle, std::memory_order_release);
+    Futex(&g_slot.state, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr);
     result.outcome = RawThreadCapture::Outcome::kGone;
     return result;
   }
