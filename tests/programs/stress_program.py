@@ -6,7 +6,8 @@ tests (tests/faults.py drives it). Usage:
     python stress_program.py DIR forever        # hang, capture, write until killed
 
 `hangs` and `startstop` print JSON lines {"event": "usage", "phase": ...,
-"threads", "fds", "rss_kib"} before anything, after a warm-up (a tenth of N)
+"threads", "fds", "rss_kib"} before anything, after a warm-up (a tenth of N;
+a quarter for startstop)
 and at the end, each at a quiet moment with every dumper stopped, then
 {"event": "done", "episodes": ...}; the test compares the usages.
 `forever` prints {"event": "started"} once its dumper runs.
@@ -119,7 +120,9 @@ async def start_stop(directory, count):
             await asyncio.sleep(0.001)
         await hang_inspection.stop_wait(dumper)
         episodes += dumper.episodes
-        if i + 1 == count // 10:
+        # A longer warm-up than the hangs': glibc gives new threads their
+        # own malloc arenas, up to 8 per core, and RSS grows until all exist.
+        if i + 1 == count // 4:
             usage("warm")
     usage("end")
     emit("done", starts=count, episodes=episodes)
