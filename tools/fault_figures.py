@@ -49,6 +49,7 @@ def stress(scratch: Path, sizes: dict) -> dict:
         "starts": starts.done["starts"],
         "start_rss_growth_kib": starts.rss_growth_kib,
         "leaks": hangs.leaks + starts.leaks,
+        "report_problems": hangs.problems,
     }
 
 
@@ -176,8 +177,8 @@ def main() -> int:
     print(f"# aiowatchdog fault figures: CPython {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           f"{time.monotonic() - started:.0f} s")
     print(table(figures))
-    problems = (figures["leaks"] + figures["fork_problems"] + figures["kill_problems"]
-                + figures["bad_input_escapes"])
+    problems = (figures["leaks"] + figures["report_problems"] + figures["fork_problems"]
+                + figures["kill_problems"] + figures["bad_input_escapes"])
     for problem in problems:
         print(f"PROBLEM: {problem}")
     if args.json:

@@ -119,6 +119,7 @@ LEAVING = {
     "capture_keyboard_interrupt": -signal.SIGINT,  # uncaught: Python re-raises SIGINT
     "thread_hang_main_exit": 5,                    # loop blocked in a daemon thread; main exits
 }
+BLOCKING = {"thread_hang_main_exit": "stuck_forever_in_thread"}  # the others: block_then
 
 
 def test_exit_while_captures_are_under_way(tmp_path):
@@ -142,6 +143,10 @@ def test_exit_while_captures_are_under_way(tmp_path):
         what = f"{scenario} with delay {delay} (AIOWATCHDOG_EXIT_SEED={seed})"
         assert_clean_exit(run, LEAVING[scenario], what)
         reports = assert_reports_complete(directory, what)
+        if reports:
+            blocking = BLOCKING.get(scenario, "block_then")
+            assert any(blocking in loop_functions(r) for r in reports), \
+                f"{what}: no report names the blocking function"
         caught += bool(reports)
     # Some exits must have come after detection, or nothing was under way.
     assert caught > 0, f"no run was caught blocking before it exited (seed {seed})"

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 def test_many_short_hangs_while_threads_come_and_go_leak_nothing(tmp_path):
     result = run_stress(tmp_path, "hangs", 500, timeout=300)
     assert result.leaks == [], result.usage
+    assert result.problems == []
     assert result.done["episodes"] >= 250, "most of the 10 ms hangs were caught"
     assert result.done["threads_started"] > 500, "the churn was real"
 

@@ -81,6 +81,10 @@ class ThreadChurn:
         self._thread.join()
 
 
+def hang_until_killed():
+    time.sleep(0.1)  # a hang: three samples
+
+
 def hang_in_stress_program():
     time.sleep(HANG_S)
 
@@ -139,7 +143,7 @@ async def forever(directory):
                           max_reports=30, max_episodes_per_minute=1_000_000)
     emit("started")
     while True:
-        time.sleep(0.1)  # a hang: three samples
+        hang_until_killed()
         await asyncio.sleep(0.005)
 
 
