@@ -9,7 +9,9 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libboost-stacktrace-dev libfmt-dev libgtest-dev libgmock-dev
 )
-PY_PACKAGES=(pybind11 "setuptools>=61" wheel pytest hypothesis uvloop)
+# statsd, prometheus_client and pytest-asyncio: the toolkit is tested against them
+# (issue 5); none is a runtime dependency.
+PY_PACKAGES=(pybind11 "setuptools>=61" wheel pytest hypothesis uvloop pytest-asyncio statsd prometheus_client)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -23,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 for py in ${AIOWATCHDOG_PYTHONS:-python3}; do
-  if ! "$py" -c 'import pybind11, pytest, hypothesis, uvloop, setuptools, wheel' 2>/dev/null; then
+  if ! "$py" -c 'import pybind11, pytest, hypothesis, uvloop, setuptools, wheel, pytest_asyncio, statsd, prometheus_client' 2>/dev/null; then
     echo "bootstrap: installing Python requirements for $py"
     "$py" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
   fi
