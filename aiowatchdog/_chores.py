@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, List
+from typing import Any, Callable, List
 
 from . import _native
 
@@ -86,16 +86,19 @@ def tell_handler_reinstalls() -> None:
 
 
 class LoopChores:
-    """Does the chores a `watchdog.touch()` call reported due."""
+    """Does the chores a `watchdog.touch()` call reported due. Finished
+    episodes go to `on_finished` (default: the recovery WARNING)."""
 
-    def __init__(self, watchdog: Any) -> None:
+    def __init__(self, watchdog: Any,
+                 on_finished: Callable[[List[dict]], None] = log_episodes) -> None:
         self._watchdog = watchdog
+        self._on_finished = on_finished
         self._thread_count = -1
         self._names_due = 0.0
 
     def run(self, chores: int) -> None:
         if chores & _native.CHORE_FINISHED_EPISODES:
-            log_episodes(self._watchdog.take_finished())
+            self._on_finished(self._watchdog.take_finished())
         if chores & _native.CHORE_HOUSEKEEPING:
             tell_handler_reinstalls()
             count = threading.active_count()

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from . import _native
-from ._chores import LoopChores
+from ._chores import LoopChores, log_episodes
+
+OnFinished = Callable[[List[dict]], None]
 
 
 class _Probe:
     def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
-                 on_armed: Callable[[], None]) -> None:
+                 on_armed: Callable[[], None], on_finished: OnFinished = log_episodes) -> None:
         self._loop = loop
         self._watchdog = watchdog
-        self._chores = LoopChores(watchdog)
+        self._chores = LoopChores(watchdog, on_finished)
         self._on_armed = on_armed
         self._active = False
         self._cancelled = False
@@ -90,8 +92,9 @@ class HeartbeatProbe(_Probe):
     """A callback every `period` seconds reports the loop busy."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
-                 on_armed: Callable[[], None], period: float) -> None:
-        super().__init__(loop, watchdog, on_armed)
+                 on_armed: Callable[[], None], period: float,
+                 on_finished: OnFinished = log_episodes) -> None:
+        super().__init__(loop, watchdog, on_armed, on_finished)
         self._period = period
         self._handle: Optional[asyncio.TimerHandle] = None
 
@@ -111,14 +114,14 @@ class HeartbeatProbe(_Probe):
 
 
 def make_probe(loop: asyncio.AbstractEventLoop, watchdog: Any, interval: float,
-               on_armed: Callable[[], None]) -> _Probe:
+               on_armed: Callable[[], None], on_finished: OnFinished = log_episodes) -> _Probe:
     """The cheapest probe that works for `loop`."""
     selector = getattr(loop, "_selector", None)
     if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and isinstance(
         selector, selectors.BaseSelector
     ):
-        return SelectorProbe(loop, watchdog, on_armed)
-    return HeartbeatProbe(loop, watchdog, on_armed, interval / 2)
+        return SelectorProbe(loop, watchdog, on_armed, on_finished)
+    return HeartbeatProbe(loop, watchdog, on_armed, interval / 2, on_finished)
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:

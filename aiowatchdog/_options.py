@@ -20,7 +20,7 @@ def default_signal() -> int:
     return int(signal.SIGRTMIN) + DEFAULT_SIGNAL_OFFSET
 
 
-def _check_seconds(name: str, value: object) -> float:
+def check_seconds(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
     seconds = float(value)
@@ -75,9 +75,9 @@ class Options:
     max_episodes_per_minute: int = 10
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "interval", _check_seconds("interval", self.interval))
+        object.__setattr__(self, "interval", check_seconds("interval", self.interval))
         object.__setattr__(
-            self, "sample_interval", _check_seconds("sample_interval", self.sample_interval)
+            self, "sample_interval", check_seconds("sample_interval", self.sample_interval)
         )
         if isinstance(self.samples, bool) or not isinstance(self.samples, int):
             raise TypeError(f"samples must be an int, got {self.samples!r}")

@@ -35,6 +35,7 @@ struct RawPyFrame {
   int32_t line = -1;
   bool is_coroutine = false;
   bool is_entry = false;  // see awd_py_frame.is_entry
+  uint64_t coroutine = 0; // see awd_py_frame.coroutine
 };
 
 struct RawThreadCapture {

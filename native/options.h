@@ -37,6 +37,11 @@ struct WatchdogOptions {
   int32_t max_episodes_per_minute = 10;
   // The rate limit's window: a minute; shorter only in tests.
   int64_t rate_window_ns = 60'000'000'000;
+  // False: an in-memory watchdog (aiowatchdog.watch, log_slow_callbacks, the
+  // pytest plugin): episodes and their samples go to Python only, no file is
+  // written, pruned or cleaned up, output_dir is unused, and every episode is
+  // captured (no rate limit: the caller asked for every block).
+  bool write_reports = true;
   // Interpreter version line for the report header.
   std::string python_version;
 };

@@ -24,6 +24,9 @@ enum {
 typedef struct {
   char file[AWD_FILE_MAX]; /* co_filename */
   char func[AWD_FUNC_MAX]; /* co_qualname on 3.11+, co_name before */
+  uint64_t coroutine;      /* address (id()) of the coroutine object the frame
+                              belongs to; 0 for other frames or when unknown.
+                              Only an address: never dereferenced later */
   int32_t line;            /* current line, -1 when unknown */
   uint8_t is_coroutine;    /* the frame runs a coroutine (CO_COROUTINE) */
   uint8_t is_entry;        /* outermost frame of one eval-loop invocation (C

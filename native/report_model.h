@@ -40,6 +40,9 @@ struct TaskInfo {
   std::string coroutine;  // the task's coroutine: its qualified name
   std::string file;
   int32_t line = -1;
+  // id() of the coroutine object, for the Python side to find the Task by
+  // (after the hang, on the loop's thread); not written to reports. 0: unknown.
+  uint64_t coroutine_address = 0;
 };
 
 struct SampleReport {

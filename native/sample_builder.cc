@@ -52,7 +52,7 @@ std::vector<Frame> PythonOnly(const std::vector<RawPyFrame>& innermost_first) {
 
 std::optional<TaskInfo> CurrentTaskFromFrames(const std::vector<RawPyFrame>& innermost_first) {
   for (auto it = innermost_first.rbegin(); it != innermost_first.rend(); ++it) {
-    if (it->is_coroutine) return TaskInfo{it->function, it->file, it->line};
+    if (it->is_coroutine) return TaskInfo{it->function, it->file, it->line, it->coroutine};
   }
   return std::nullopt;
 }

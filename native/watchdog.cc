@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "absl/strings/str_format.h"
+#include "allowed_sections.h"
 #include "capture.h"
 #include "clock.h"
 #include "report_retention.h"
@@ -63,7 +64,7 @@ Watchdog::~Watchdog() {
 absl::Status Watchdog::Start() {
   if (thread_.joinable()) return absl::FailedPreconditionError("watchdog already started");
   // Left by writers killed mid-write (this process's earlier life included).
-  RemoveStaleTempFiles(options_.output_dir);
+  if (options_.write_reports) RemoveStaleTempFiles(options_.output_dir);
   // Block every signal while creating the thread so it inherits a full mask
   // from its first instruction, not only once Run() gets to it.
   sigset_t all, previous;
@@ -125,13 +126,35 @@ void Watchdog::Join() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
+LoopState Watchdog::DetectorState(int64_t now_ns) const {
+  LoopState loop = LoadState();
+  if (loop.idle || loop.stamp_ns == 0) return loop;
+  const AllowedState allowed = ReadAllowedSection(loop_tid_.load(std::memory_order_relaxed));
+  if (allowed.depth > 0) {
+    loop.stamp_ns = now_ns;
+  } else if (allowed.last_exit_ns > loop.stamp_ns) {
+    loop.stamp_ns = allowed.last_exit_ns;
+  }
+  return loop;
+}
+
+std::optional<FinishedEpisode> Watchdog::SampleSince(int64_t since_ns, int64_t timeout_ns) {
+  std::unique_lock<std::mutex> lock(mu_);
+  sampled_.wait_for(lock, std::chrono::nanoseconds(timeout_ns), [&] {
+    return capturing_since_ns_ == 0 || capturing_since_ns_ < since_ns;
+  });
+  if (last_sample_ && last_sample_->started_ns >= since_ns) return last_sample_;
+  return std::nullopt;
+}
+
 void Watchdog::Run() {
   const pid_t self = CurrentTid();
   AddThreadToSkip(self);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    const LoopState loop = LoadState();
-    const Decision decision = detector_.Next(MonotonicNowNs(), loop);
+    const int64_t now = MonotonicNowNs();
+    const LoopState loop = DetectorState(now);
+    const Decision decision = detector_.Next(now, loop);
     switch (decision.kind) {
       case Decision::Kind::kSleepUntil:
         wake_.wait_until(lock, SteadyAt(decision.deadline_ns));
@@ -143,9 +166,16 @@ void Watchdog::Run() {
         break;
       case Decision::Kind::kSample:
         in_episode_.store(true, std::memory_order_seq_cst);
+        if (decision.sample_index == 0) capturing_since_ns_ = loop.stamp_ns;
         lock.unlock();
         TakeSample(decision);
         lock.lock();
+        if (decision.sample_index == 0) {
+          capturing_since_ns_ = 0;
+          current_.started_ns = loop.stamp_ns;
+          if (!current_suppressed_ && current_.sampled_ns != 0) last_sample_ = current_;
+          sampled_.notify_all();
+        }
         break;
       case Decision::Kind::kEpisodeEnded:
         EndEpisode(decision.blocked_ns, /*recovered=*/true);
@@ -155,7 +185,7 @@ void Watchdog::Run() {
   if (detector_.in_episode()) {
     // Stopped during an episode: it may have ended already (the loop moved
     // while the last sample was taken), or still go on.
-    const LoopState loop = LoadState();
+    const LoopState loop = DetectorState(MonotonicNowNs());
     const Decision last = detector_.Next(MonotonicNowNs(), loop);
     if (last.kind == Decision::Kind::kEpisodeEnded) {
       EndEpisode(last.blocked_ns, /*recovered=*/true);
@@ -175,9 +205,11 @@ void Watchdog::TakeSample(const Decision& decision) {
     episodes_.fetch_add(1);
     episode_start_unix_ms_ = unix_ns / 1'000'000;
     current_ = FinishedEpisode{};
+    allowed_ns_at_start_ = ReadAllowedSection(loop_tid_.load()).total_ns;
     current_.episode_id =
         absl::StrFormat("%d-%d-%d", getpid(), episode_start_unix_ms_, decision.episode_seq);
-    current_suppressed_ = !rate_limit_.Admit(MonotonicNowNs());
+    // In-memory watchdogs are asked for every block: no rate limit.
+    current_suppressed_ = options_.write_reports && !rate_limit_.Admit(MonotonicNowNs());
     if (current_suppressed_) {
       ++suppressed_since_report_;
       suppressed_total_.fetch_add(1);
@@ -218,10 +250,14 @@ void Watchdog::TakeSample(const Decision& decision) {
 
   if (decision.sample_index == 0) {
     for (const ThreadReport& t : report.threads) {
-      if (t.is_loop) current_.loop_frames = WarningFrames(t.frames);
+      if (!t.is_loop) continue;
+      current_.loop_frames = WarningFrames(t.frames);
+      current_.loop_stack = t.frames;
     }
+    current_.task = report.task;
+    current_.sampled_ns = MonotonicNowNs();
   }
-  WriteSample(report);
+  if (options_.write_reports) WriteSample(report);
 }
 
 // Watchdog thread, mu_ not held.
@@ -251,7 +287,10 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
     current_ = FinishedEpisode{};  // counted, told with the next one reported
     return;
   }
-  current_.blocked_s = blocked_ns / 1e9;
+  // Time the loop's thread spent in allowed sections entered during the
+  // episode is not blocked time (sections before it moved its start).
+  const int64_t allowed_ns = ReadAllowedSection(loop_tid_.load()).total_ns - allowed_ns_at_start_;
+  current_.blocked_s = std::max<int64_t>(0, blocked_ns - allowed_ns) / 1e9;
   current_.recovered = recovered;
   finished_.push_back(std::exchange(current_, FinishedEpisode{}));
   has_finished_.store(true, std::memory_order_release);

@@ -32,6 +32,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,11 @@ struct FinishedEpisode {
   bool recovered = true;                 // false: the watchdog stopped first
   std::vector<std::string> report_paths; // text files, sample order
   std::vector<Frame> loop_frames;        // loop thread, sample 0, innermost first
+                                         // (the WARNING's few frames)
+  std::vector<Frame> loop_stack;         // loop thread, sample 0, whole, outermost first
+  std::optional<TaskInfo> task;          // the loop's task in sample 0, when known
+  int64_t started_ns = 0;                // CLOCK_MONOTONIC: the busy period began
+  int64_t sampled_ns = 0;                // CLOCK_MONOTONIC: sample 0 was captured
   int32_t discarded_samples = 0;         // taken as the loop recovered: not written
   int64_t suppressed_before = 0;         // episodes not reported (rate limit) since
                                          // the last report written before this one
@@ -95,6 +101,13 @@ class Watchdog {
   // destroying it are harmless. Call once, in the child, before anything else.
   void ForgetAfterFork();
 
+  // Sample 0 of the episode whose busy period began at or after `since_ns`
+  // (CLOCK_MONOTONIC), waiting up to `timeout_ns` for one being captured now;
+  // nothing when no such sample was taken. Only sample 0's fields and
+  // started_ns/sampled_ns are set. For log_slow_callbacks, right after a
+  // slow callback that began at `since_ns` (and touched the watchdog then).
+  std::optional<FinishedEpisode> SampleSince(int64_t since_ns, int64_t timeout_ns);
+
   int64_t episodes_started() const { return episodes_.load(); }
   int64_t episodes_suppressed() const { return suppressed_total_.load(); }
 
@@ -112,6 +125,10 @@ class Watchdog {
 
   static LoopState Unpack(int64_t word) { return {word >> 1, (word & 1) != 0}; }
   LoopState LoadState() const { return Unpack(state_.load(std::memory_order_seq_cst)); }
+  // The loop's state as the detector sees it: a busy loop inside an allowed
+  // section (allowed_sections.h) counts as busy from now, and as busy from
+  // the section's end once it left it.
+  LoopState DetectorState(int64_t now_ns) const;
 
   std::atomic<int64_t> state_{0};         // stamp_ns << 1 | idle; 0: not armed
   std::atomic<pid_t> loop_tid_{0};
@@ -128,11 +145,17 @@ class Watchdog {
   FinishedEpisode current_;               // watchdog thread only
   int64_t episode_start_unix_ms_ = 0;     // watchdog thread only
   bool current_suppressed_ = false;       // watchdog thread only: no capture
+  int64_t allowed_ns_at_start_ = 0;       // watchdog thread only: the loop thread's
+                                          // allowed-section time at sample 0
   int64_t suppressed_since_report_ = 0;   // watchdog thread only
   bool write_failing_ = false;            // watchdog thread only: the last write failed
   int64_t reports_lost_ = 0;              // watchdog thread only: since write_failing_
   std::atomic<int64_t> suppressed_total_{0};
   std::vector<FinishedEpisode> finished_; // guarded by mu_
+  int64_t capturing_since_ns_ = 0;        // guarded by mu_: busy stamp of the
+                                          // episode whose sample 0 is being taken
+  std::optional<FinishedEpisode> last_sample_;  // guarded by mu_: its result
+  std::condition_variable sampled_;       // capturing_since_ns_ went back to 0
   std::thread thread_;
 };
 

@@ -5,11 +5,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <memory>
 #include <string>
 
+#include "../allowed_sections.h"
 #include "../capture.h"
+#include "../clock.h"
 #include "../json_report.h"
 #include "../native_stack.h"
 #include "../options.h"
@@ -60,6 +65,21 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
   d["reports_not_written"] = e.reports_not_written;
   d["write_error"] = e.write_error.empty() ? py::object(py::none()) : py::object(py::str(e.write_error));
   d["reports_lost_before"] = e.reports_lost_before;
+  py::list stack;
+  for (const Frame& f : e.loop_stack) stack.append(FrameToDict(f));
+  d["loop_stack"] = stack;
+  if (e.task) {
+    py::dict t;
+    t["coroutine"] = e.task->coroutine;
+    t["file"] = e.task->file;
+    t["line"] = e.task->line < 0 ? py::object(py::none()) : py::object(py::int_(e.task->line));
+    t["coroutine_address"] = e.task->coroutine_address;
+    d["task"] = t;
+  } else {
+    d["task"] = py::none();
+  }
+  d["started_ns"] = e.started_ns;
+  d["sampled_ns"] = e.sampled_ns;
   return d;
 }
 
@@ -166,13 +186,14 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init([](const std::string& output_dir, double interval, int samples,
                        double sample_interval, const std::string& python_version,
                        bool native_stacks, int max_threads, int max_reports, int64_t max_bytes,
-                       int max_episodes_per_minute) {
+                       int max_episodes_per_minute, bool write_reports) {
              CheckAtLeastOne("samples", samples);
              CheckAtLeastOne("max_threads", max_threads);
              CheckAtLeastOne("max_reports", max_reports);
              CheckAtLeastOne("max_bytes", max_bytes);
              CheckAtLeastOne("max_episodes_per_minute", max_episodes_per_minute);
              WatchdogOptions o;
+             o.write_reports = write_reports;
              o.max_reports = max_reports;
              o.max_bytes = max_bytes;
              o.max_episodes_per_minute = max_episodes_per_minute;
@@ -188,7 +209,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
            py::arg("sample_interval"), py::arg("python_version"), py::arg("native_stacks") = true,
            py::arg("max_threads") = 1024, py::arg("max_reports") = 100,
-           py::arg("max_bytes") = int64_t{64} << 20, py::arg("max_episodes_per_minute") = 10)
+           py::arg("max_bytes") = int64_t{64} << 20, py::arg("max_episodes_per_minute") = 10,
+           py::arg("write_reports") = true)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
@@ -201,6 +223,17 @@ PYBIND11_MODULE(_native, m) {
       .def("stopped", &Watchdog::Stopped)
       .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
       .def("forget_after_fork", &Watchdog::ForgetAfterFork)
+      .def("sample_since", [](Watchdog& w, int64_t since_ns, double timeout) -> py::object {
+             std::optional<FinishedEpisode> sample;
+             {
+               py::gil_scoped_release release;
+               sample = w.SampleSince(since_ns, static_cast<int64_t>(timeout * 1e9));
+             }
+             if (!sample) return py::none();
+             return EpisodeToDict(*sample);
+           }, py::arg("since_ns"), py::arg("timeout"),
+           "Sample 0 of the episode that began at or after since_ns (time.monotonic_ns()), "
+           "waiting up to timeout seconds for one being taken; None if there is none.")
       .def_property_readonly("episodes_started", &Watchdog::episodes_started)
       .def_property_readonly("episodes_suppressed", &Watchdog::episodes_suppressed);
 
@@ -217,6 +250,17 @@ PYBIND11_MODULE(_native, m) {
   m.def("installed_capture_signal", &InstalledCaptureSignal);
   m.def("capture_handler_reinstalls", &CaptureHandlerReinstalls,
         "Times our handler was found replaced by another and put back on top.");
+
+  // aiowatchdog.allow_blocking: on the calling thread.
+  m.def("enter_allowed_section", [] {
+    return EnterAllowedSection(static_cast<pid_t>(syscall(SYS_gettid)), MonotonicNowNs());
+  });
+  m.def("exit_allowed_section", [] {
+    ExitAllowedSection(static_cast<pid_t>(syscall(SYS_gettid)), MonotonicNowNs());
+  });
+  m.def("allowed_section_ns", [] {
+    return ReadAllowedSection(static_cast<pid_t>(syscall(SYS_gettid))).total_ns;
+  }, "Time the calling thread has spent inside allowed sections, in all (ns).");
 
   m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
     std::vector<NamedThread> threads;

@@ -422,6 +422,7 @@ typedef struct {
   int where;    /* 3.9/3.10: byte offset; 3.11+: instruction index */
   int lineno;   /* 3.9/3.10: the frame's own line when it is kept, else 0 */
   int is_entry; /* 3.11/3.12: the first frame of an eval-loop invocation */
+  const void *gen; /* the generator/coroutine owning the frame, or NULL */
 } awd_frame_view;
 
 enum { AWD_STEP_RECORD, AWD_STEP_SKIP, AWD_STEP_STOP };
@@ -462,6 +463,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   v->next = f->f_back;
   v->code = f->f_code;
   v->is_entry = 0;
+  v->gen = f->f_gen; /* only the address is kept */
   if (!awd_code_ok(w, v->code)) {
     return AWD_STEP_STOP;
   }
@@ -562,6 +564,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   }
   v->next = f->previous;
   v->lineno = 0;
+  v->gen = NULL;
 #if PY_VERSION_HEX < 0x030C0000
   v->is_entry = f->is_entry;
 #else
@@ -583,6 +586,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
                         &PyCoro_Type, &PyAsyncGen_Type)) {
         return AWD_STEP_STOP;
       }
+      v->gen = (const char *)f - offsetof(PyGenObject, gi_iframe);
       break;
     case FRAME_OWNED_BY_FRAME_OBJECT:
       if (!awd_frame_in(w, f, offsetof(PyFrameObject, _f_frame_data),
@@ -669,6 +673,7 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
   }
   r->is_coroutine =
       (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
+  r->coroutine = r->is_coroutine ? (uint64_t)(uintptr_t)v->gen : 0;
   /* Which eval-loop invocation (native frame) ran this frame, for merging
    * with the native stack: 3.9/3.10 run each frame in one of its own; 3.11
    * marks the frame that entered it; 3.12+ mark it with a C-stack shim frame

@@ -1,0 +1,120 @@
+"""An in-memory watchdog on one event loop: every block longer than
+`threshold` is sampled (the loop's thread only) while it lasts and, once it is
+over, handed to `on_block` as a BlockInfo, on the loop's thread. No file is
+written. The shared engine of aiowatchdog.watch, log_slow_callbacks and the
+pytest plugin; hang_inspection's Dumper is the same watchdog writing reports.
+
+A watcher stops by itself when its loop shuts down. `stop()` hands over the
+block in progress, if any, as an ongoing one (so that a block at the very end
+of a watched section is not lost). An exception from `on_block` is logged on
+the "aiowatchdog" logger and never reaches the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Callable, List, Optional
+
+from . import _native
+from ._block_info import BlockInfo, block_info_from_episode
+from ._loop_probe import make_probe
+from ._loop_shutdown import LoopShutdownHook
+from ._options import default_signal
+
+logger = logging.getLogger("aiowatchdog")
+
+# The shortest threshold: below it, scheduling noise and the capture itself
+# (a signal and a stack walk on the loop's thread) are the block.
+MIN_THRESHOLD_S = 0.005
+# How long sample_since() waits for a capture in progress.
+_SAMPLE_WAIT_S = 0.1
+
+OnBlock = Callable[[BlockInfo], None]
+
+
+class BlockWatcher:
+    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float,
+                 on_block: Optional[OnBlock], *, native_stacks: bool = True) -> None:
+        self.loop = loop
+        self.threshold = threshold
+        self._on_block = on_block
+        self._watchdog = _native.Watchdog(
+            output_dir="", interval=threshold, samples=1, sample_interval=threshold,
+            python_version="", native_stacks=native_stacks, max_threads=1,
+            write_reports=False)
+        self._shutdown_hook = LoopShutdownHook(self.stop)
+        self._probe = make_probe(loop, self._watchdog, threshold,
+                                 on_armed=self._shutdown_hook.arm, on_finished=self._deliver)
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self._loop_thread: Optional[int] = None
+
+    def start(self) -> "BlockWatcher":
+        _native.install_capture_handler(_default_signal())
+        self._watchdog.start()
+        self._started = True
+        self._loop_thread = threading.get_ident() if _running_loop() is self.loop else None
+        self._probe.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._stopped
+
+    def touch_busy(self) -> None:
+        """On the loop's thread: the loop starts something new now (the
+        slow-callback wrapper, before each callback)."""
+        chores = self._watchdog.touch(False)
+        if chores:
+            self._probe._chores.run(chores)
+
+    def sample_since(self, since_ns: int) -> Optional[dict]:
+        """The sample of a block that began at or after `since_ns`
+        (time.monotonic_ns()), waiting briefly for one being taken."""
+        return self._watchdog.sample_since(since_ns, _SAMPLE_WAIT_S)
+
+    def stop(self) -> None:
+        """Stops the watchdog (waits for its thread: at most one capture of
+        the loop's thread) and hands over what it saw last."""
+        with self._lock:
+            if self._stopped or not self._started:
+                self._stopped = True
+                return
+            self._stopped = True
+        if threading.get_ident() == self._loop_thread:
+            # The watched section (or the loop's run) is over: a block in
+            # progress ends here, with its true length.
+            self._watchdog.touch(True)
+        self._probe.cancel()
+        self._shutdown_hook.disarm()
+        self._watchdog.request_stop()
+        self._watchdog.join()
+        self._deliver(self._watchdog.take_finished())
+
+    def _deliver(self, episodes: List[dict]) -> None:
+        if self._on_block is None:
+            return
+        for episode in episodes:
+            if episode["blocked_s"] < self.threshold:
+                continue  # ended by the stop before it was a block
+            try:
+                info = block_info_from_episode(episode, self.loop)
+            except Exception:
+                logger.exception("aiowatchdog could not describe a block of the event loop")
+                continue
+            try:
+                self._on_block(info)
+            except Exception:
+                logger.exception("the on_block callback %r raised", self._on_block)
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    return asyncio.events._get_running_loop()
+
+
+def _default_signal() -> int:
+    """The capture signal hang_inspection uses (one per process): the one
+    installed already, else the default."""
+    return _native.installed_capture_signal() or default_signal()

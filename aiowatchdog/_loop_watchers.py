@@ -1,0 +1,118 @@
+"""BlockWatchers for every asyncio event loop that runs, while a subscriber
+wants them: aiowatchdog.watch around code that starts loops itself
+(`with watch(): asyncio.run(main())`), log_slow_callbacks, and the pytest
+plugin.
+
+asyncio offers no hook for "a loop starts running", but every loop built on
+asyncio.BaseEventLoop (asyncio's own, and subclasses) calls
+`asyncio.events._set_running_loop(loop)` on its thread when run_forever
+begins, and `(None)` when it ends, looking the function up at each call. So
+that function is wrapped, while any subscriber exists, and each LoopWatchers
+starts a watcher when a loop starts running and stops it when the loop stops
+(a stopped loop is not a blocked one). uvloop sets its running loop in C and
+is not seen this way; `LoopWatchers.watch_running_loop()` covers a loop that
+already runs.
+"""
+from __future__ import annotations
+
+import asyncio
+import asyncio.events
+import threading
+from typing import Any, Dict, List, Optional
+
+from ._block_watcher import BlockWatcher, OnBlock
+
+_lock = threading.Lock()
+_subscribers: List["LoopWatchers"] = []
+_original_set_running_loop: Optional[Any] = None
+
+
+def _set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
+    previous = asyncio.events._get_running_loop()
+    assert _original_set_running_loop is not None
+    _original_set_running_loop(loop)
+    with _lock:
+        subscribers = list(_subscribers)
+    for subscriber in subscribers:
+        if loop is not None:
+            subscriber._loop_started(loop)
+        elif previous is not None:
+            subscriber._loop_stopped(previous)
+
+
+def _subscribe(subscriber: "LoopWatchers") -> None:
+    global _original_set_running_loop
+    with _lock:
+        if not _subscribers:
+            _original_set_running_loop = asyncio.events._set_running_loop
+            asyncio.events._set_running_loop = _set_running_loop
+        _subscribers.append(subscriber)
+
+
+def _unsubscribe(subscriber: "LoopWatchers") -> None:
+    global _original_set_running_loop
+    with _lock:
+        if subscriber in _subscribers:
+            _subscribers.remove(subscriber)
+        if not _subscribers and _original_set_running_loop is not None:
+            if asyncio.events._set_running_loop is _set_running_loop:
+                asyncio.events._set_running_loop = _original_set_running_loop
+            _original_set_running_loop = None
+
+
+class LoopWatchers:
+    """One BlockWatcher per running loop, for as long as this is open.
+    `thread`: only loops started on that thread (threading.get_ident()), or
+    any thread (None)."""
+
+    def __init__(self, threshold: float, on_block: Optional[OnBlock], *,
+                 thread: Optional[int] = None, native_stacks: bool = True) -> None:
+        self.threshold = threshold
+        self._on_block = on_block
+        self._thread = thread
+        self._native_stacks = native_stacks
+        self._watchers: Dict[asyncio.AbstractEventLoop, BlockWatcher] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self) -> "LoopWatchers":
+        _subscribe(self)
+        return self
+
+    def watch_running_loop(self) -> Optional[BlockWatcher]:
+        """Watches the loop running on this thread now, if any (until it
+        stops running or this closes)."""
+        loop = asyncio.events._get_running_loop()
+        return self._loop_started(loop) if loop is not None else None
+
+    def watcher_for(self, loop: asyncio.AbstractEventLoop) -> Optional[BlockWatcher]:
+        return self._watchers.get(loop)  # one dict read: atomic, no lock (per callback)
+
+    def close(self) -> None:
+        """Stops every watcher (each hands over its block in progress)."""
+        _unsubscribe(self)
+        with self._lock:
+            self._closed = True
+            watchers, self._watchers = list(self._watchers.values()), {}
+        for watcher in watchers:
+            watcher.stop()
+
+    def _loop_started(self, loop: asyncio.AbstractEventLoop) -> Optional[BlockWatcher]:
+        if self._thread is not None and threading.get_ident() != self._thread:
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            watcher = self._watchers.get(loop)
+            if watcher is not None and watcher.running:
+                return watcher
+            watcher = BlockWatcher(loop, self.threshold, self._on_block,
+                                   native_stacks=self._native_stacks)
+            self._watchers[loop] = watcher
+        return watcher.start()
+
+    def _loop_stopped(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            watcher = self._watchers.pop(loop, None)
+        if watcher is not None:
+            watcher.stop()
