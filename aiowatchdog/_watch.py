@@ -56,7 +56,10 @@ class watch:
 
     def _told(self, info: BlockInfo) -> None:
         self.blocks.append(info)
-        self.on_block(info)
+        try:
+            self.on_block(info)
+        except Exception:  # never into the loop
+            logger.exception("the on_block callback %r raised", self.on_block)
 
     def __enter__(self) -> "watch":
         if self._watchers is not None:

@@ -1,0 +1,86 @@
+"""aiowatchdog.watch, allow_blocking and log_slow_callbacks on real loops
+blocked for real (tests/programs/toolkit_program.py): each block is told once,
+with the function that blocked, its task and its stack; sections allowed to
+block are not; callbacks that raise do not reach the loop."""
+from __future__ import annotations
+
+import pytest
+
+from runner import loop_functions, run_program
+
+pytestmark = pytest.mark.slow
+
+
+def blocks_of(tmp_path, scenario, *extra):
+    run = run_program("toolkit_program.py", str(tmp_path), scenario, *extra)
+    assert run.returncode == 0, run.stderr
+    return run.event("blocks")["blocks"], run
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
+    blocks, _ = blocks_of(tmp_path, "watch_in_coroutine", "--loop", loop)
+    assert [b["function"] for b in blocks] == ["sleep_in_task", "spin", "watch_in_coroutine"], blocks
+    sleeper, spinner, last = blocks
+    assert sleeper["task"] == "sleeper-task"
+    assert sleeper["file"] == "toolkit_program.py" and sleeper["line"] == 39
+    assert 0.095 <= sleeper["duration"] < 0.5
+    assert sleeper["stack"].index("sleeper") < sleeper["stack"].index("sleep_in_task")
+    assert spinner["task"] == "Task-1" and 0.055 <= spinner["duration"] < 0.5
+    # The block still going on when the watch ended is told at its end, whole.
+    assert last["duration"] >= 0.075 and not last["ongoing"]
+    # Not told: the 4 ms block (under 20 ms), the allowed 150 ms sleep, idling.
+
+
+def test_watch_catches_blocks_down_to_5_ms(tmp_path):
+    blocks, _ = blocks_of(tmp_path, "watch_5ms")
+    assert len(blocks) == 3, blocks
+    for block in blocks:
+        assert block["function"] == "spin"
+        assert 0.024 <= block["duration"] < 0.2
+
+
+def test_watch_outside_a_loop_covers_the_loops_started_meanwhile(tmp_path):
+    blocks, _ = blocks_of(tmp_path, "watch_around_asyncio_run")
+    assert [(b["function"], round(b["duration"], 1)) for b in blocks] == [
+        ("sleep_in_task", 0.1), ("sleep_in_task", 0.1)], blocks
+    assert blocks[0]["duration"] >= 0.079 and blocks[1]["duration"] >= 0.059
+
+
+def test_watch_as_a_decorator_of_coroutine_and_plain_functions(tmp_path):
+    blocks, _ = blocks_of(tmp_path, "decorators")
+    assert [b["function"] for b in blocks] == ["spin", "sleep_in_task"], blocks
+
+
+def test_a_raising_on_block_is_logged_and_the_loop_goes_on(tmp_path):
+    run = run_program("toolkit_program.py", str(tmp_path), "raising_callback")
+    assert run.returncode == 0, run.stderr
+    assert run.event("survived") == {"event": "survived"}
+    assert run.stderr.count("RuntimeError: on_block failed") == 2
+    assert "the on_block callback" in run.stderr
+
+
+def test_allow_blocking_exempts_a_section_from_hang_reports(tmp_path):
+    run = run_program("toolkit_program.py", str(tmp_path), "allow_blocking_and_reports")
+    assert run.returncode == 0, run.stderr
+    assert run.event("episodes") == {"event": "episodes", "allowed": 0, "after": 1}
+    reports = run.reports()
+    assert len(reports) == 1
+    assert "sleep_in_task" in loop_functions(reports[0])
+
+
+def test_slow_callbacks_are_logged_with_the_stack_that_made_them_slow(tmp_path):
+    run = run_program("toolkit_program.py", str(tmp_path), "slow_callbacks")
+    assert run.returncode == 0, run.stderr
+    slow = run.event("slow")
+    assert len(slow["messages"]) == 1, slow["messages"]
+    level, message = slow["messages"][0]
+    assert level == "WARNING"
+    assert message.startswith("Executing <Task finished name='slow-task'")
+    assert " took 0.08" in message.splitlines()[0]
+    assert "; blocked in sleep_in_task (" in message and "toolkit_program.py:39)" in message
+    assert 'in sleep_in_task\n    time.sleep(seconds)' in message
+    assert "Native: time_sleep" in message or "Native:" in message
+    # on_slow_callback(task_name, duration) replaces the WARNING; nothing after disable().
+    [[name, took]] = slow["calls"]
+    assert name == "told-task" and 0.055 <= took < 0.5
