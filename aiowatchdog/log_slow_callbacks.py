@@ -22,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import asyncio.events
 import logging
+import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from . import _native
-from ._block_info import block_info_from_episode
+from ._block_info import StackFrame, block_info_from_episode
 from ._loop_watchers import LoopWatchers
 from ._options import check_seconds
 
@@ -99,10 +100,24 @@ def _tell(handle: asyncio.Handle, took: float, sample: Optional[dict],
         if info.function:
             message += "; blocked in %s (%s:%s)"
             args += [info.function, info.file, info.line]
-        if info.stack:
-            message += "\nstack, most recent call last:\n%s"
-            args.append("\n".join(frame.format() for frame in info.stack))
+        inside = _inside_the_callback(info.stack)
+        if inside:
+            message += "\nstack inside the callback, most recent call last:\n%s"
+            args.append("\n".join(frame.format() for frame in inside))
     logger.warning(message, *args)
+
+
+def _inside_the_callback(stack: Sequence[StackFrame]) -> Sequence[StackFrame]:
+    """The frames below asyncio's Handle._run (the loop and this wrapper are
+    above it), or the whole stack when it is not there."""
+    for index in range(len(stack) - 1, -1, -1):
+        frame = stack[index]
+        if frame.kind == "python" and frame.file.endswith(_EVENTS_PY):
+            return stack[index + 1:]
+    return stack
+
+
+_EVENTS_PY = os.path.join("asyncio", "events.py")
 
 
 def _format_handle(handle: asyncio.Handle) -> str:
