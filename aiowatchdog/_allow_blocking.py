@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
+import time
 from types import TracebackType
 from typing import Any, Callable, Optional, Type, TypeVar
 
@@ -27,12 +29,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _told_table_full = False
 
 
+class _Sections(threading.local):
+    """This thread's sections, as log_slow_callbacks reads them on every
+    callback: an attribute read, no call into the native core."""
+
+    depth = 0
+    entered_ns = 0
+    total_ns = 0  # time inside outermost sections, in all
+
+
+sections = _Sections()
+
+
 class allow_blocking:
     """`with allow_blocking(): slow_call()` or `@allow_blocking()` on a plain
     function. Nests; reusable."""
 
     def __enter__(self) -> "allow_blocking":
         global _told_table_full
+        if sections.depth == 0:
+            sections.entered_ns = time.monotonic_ns()
+        sections.depth += 1
         if not _native.enter_allowed_section() and not _told_table_full:
             _told_table_full = True
             logger.warning("aiowatchdog.allow_blocking: too many threads have used allowed "
@@ -42,6 +59,9 @@ class allow_blocking:
     def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> None:
         _native.exit_allowed_section()
+        sections.depth -= 1
+        if sections.depth == 0:
+            sections.total_ns += time.monotonic_ns() - sections.entered_ns
 
     def __call__(self, func: F) -> F:
         if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):

@@ -56,6 +56,10 @@ class _Probe:
         if chores:
             self._chores.run(chores)
 
+    def run_chores(self, chores: int) -> None:
+        """The chores a touch made elsewhere (log_slow_callbacks) said due."""
+        self._chores.run(chores)
+
     def cancel(self) -> None:
         self._cancelled = True
         self._active = False

@@ -71,7 +71,9 @@ class LoopWatchers:
         self._on_block = on_block
         self._thread = thread
         self._native_stacks = native_stacks
-        self._watchers: Dict[asyncio.AbstractEventLoop, BlockWatcher] = {}
+        # Read without the lock (a dict read is atomic), per callback by
+        # log_slow_callbacks; changed under it.
+        self.watchers_by_loop: Dict[asyncio.AbstractEventLoop, BlockWatcher] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -86,14 +88,15 @@ class LoopWatchers:
         return self._loop_started(loop) if loop is not None else None
 
     def watcher_for(self, loop: asyncio.AbstractEventLoop) -> Optional[BlockWatcher]:
-        return self._watchers.get(loop)  # one dict read: atomic, no lock (per callback)
+        return self.watchers_by_loop.get(loop)  # a dict read: atomic, no lock
 
     def close(self) -> None:
         """Stops every watcher (each hands over its block in progress)."""
         _unsubscribe(self)
         with self._lock:
             self._closed = True
-            watchers, self._watchers = list(self._watchers.values()), {}
+            watchers = list(self.watchers_by_loop.values())
+            self.watchers_by_loop.clear()  # the same dict: readers hold its .get
         for watcher in watchers:
             watcher.stop()
 
@@ -103,16 +106,16 @@ class LoopWatchers:
         with self._lock:
             if self._closed:
                 return None
-            watcher = self._watchers.get(loop)
+            watcher = self.watchers_by_loop.get(loop)
             if watcher is not None and watcher.running:
                 return watcher
             watcher = BlockWatcher(loop, self.threshold, self._on_block,
                                    native_stacks=self._native_stacks)
-            self._watchers[loop] = watcher
+            self.watchers_by_loop[loop] = watcher
         return watcher.start()
 
     def _loop_stopped(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            watcher = self._watchers.pop(loop, None)
+            watcher = self.watchers_by_loop.pop(loop, None)
         if watcher is not None:
             watcher.stop()

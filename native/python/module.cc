@@ -258,9 +258,6 @@ PYBIND11_MODULE(_native, m) {
   m.def("exit_allowed_section", [] {
     ExitAllowedSection(static_cast<pid_t>(syscall(SYS_gettid)), MonotonicNowNs());
   });
-  m.def("allowed_section_ns", [] {
-    return ReadAllowedSection(static_cast<pid_t>(syscall(SYS_gettid))).total_ns;
-  }, "Time the calling thread has spent inside allowed sections, in all (ns).");
 
   m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
     std::vector<NamedThread> threads;

@@ -40,16 +40,17 @@ def test_allow_blocking_refuses_to_decorate_a_coroutine_function():
 
 
 def test_allow_blocking_decorates_plain_functions_and_counts_their_time():
-    from aiowatchdog import _native
+    from aiowatchdog._allow_blocking import sections
 
     @aiowatchdog.allow_blocking()
     def slow() -> str:
         time.sleep(0.02)
         return "done"
 
-    before = _native.allowed_section_ns()
+    before = sections.total_ns
     assert slow() == "done"
-    assert _native.allowed_section_ns() - before >= 20_000_000
+    assert sections.total_ns - before >= 20_000_000
+    assert sections.depth == 0
 
 
 @pytest.mark.parametrize("value", [0, -0.5, float("inf")])
