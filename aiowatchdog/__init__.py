@@ -2,7 +2,7 @@
 
 `aiowatchdog.hang_inspection` is the entry point (a drop-in for aiodebug's).
 """
-from . import hang_inspection
+from . import hang_inspection, monitor_loop_lag, testing
 
 __version__ = "0.1.0"
-__all__ = ["hang_inspection", "__version__"]
+__all__ = ["hang_inspection", "monitor_loop_lag", "testing", "__version__"]
