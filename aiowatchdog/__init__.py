@@ -5,9 +5,11 @@
 - `aiowatchdog.watch`: a callback for every block longer than a threshold;
 - `aiowatchdog.allow_blocking`: sections known to be slow, exempted;
 - `aiowatchdog.log_slow_callbacks`: slow callbacks logged with their stacks;
+- `aiowatchdog.monitor_loop_lag`: loop lag to statsd, Prometheus or a callback;
+- `aiowatchdog.testing.TimeDilatedLoop`: a loop whose time runs faster;
 - the pytest plugin (aiowatchdog.pytest_plugin): fails tests that block.
 """
-from . import hang_inspection, log_slow_callbacks
+from . import hang_inspection, log_slow_callbacks, monitor_loop_lag, testing
 from ._allow_blocking import allow_blocking
 from ._block_info import BlockInfo, LoopActivity, StackFrame
 from ._watch import watch
@@ -20,6 +22,8 @@ __all__ = [
     "allow_blocking",
     "hang_inspection",
     "log_slow_callbacks",
+    "monitor_loop_lag",
+    "testing",
     "watch",
     "__version__",
 ]
