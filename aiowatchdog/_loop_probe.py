@@ -80,6 +80,9 @@ class SelectorProbe(_Probe):
     def _install(self) -> None:
         selector: selectors.BaseSelector = self._loop._selector  # type: ignore[attr-defined]
         self._selector = selector
+        # A wrapper someone put on the instance before us (aiodebug's
+        # time-dilated loop does): put back when we go.
+        self._previous = vars(selector).get("select")
         self._wrapper = _native.SelectProbe(self._watchdog, selector.select, self._chores.run)
         selector.select = self._wrapper  # type: ignore[method-assign]
 
@@ -89,7 +92,10 @@ class SelectorProbe(_Probe):
             return
         wrapper.deactivate()  # in case someone wrapped select over ours
         if vars(self._selector).get("select") is wrapper:
-            del self._selector.select
+            if self._previous is None:
+                del self._selector.select
+            else:
+                self._selector.select = self._previous  # type: ignore[method-assign]
 
 
 class HeartbeatProbe(_Probe):

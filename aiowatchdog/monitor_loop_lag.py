@@ -24,7 +24,7 @@ import weakref
 from typing import Any, Callable, Optional, Sequence
 
 from ._loop_shutdown import LoopShutdownHook
-from ._options import _check_seconds
+from ._options import check_seconds
 
 __all__ = ["LagMonitor", "LAG_BUCKETS", "enable", "enable_prometheus", "disable"]
 
@@ -162,7 +162,7 @@ def enable(
     uvloop), never negative. Raises ValueError/TypeError naming a bad
     argument, RuntimeError without a loop or for a closed one.
     """
-    interval = _check_seconds("interval", interval)
+    interval = check_seconds("interval", interval)
     _check_name("metric", metric)
     send = _sender_for(target, metric)
     loop = _resolve_loop(loop, "monitor_loop_lag.enable()")
@@ -187,7 +187,7 @@ def enable_prometheus(
     call leaves no metric behind; a name already in the registry is
     prometheus_client's ValueError.
     """
-    interval = _check_seconds("interval", interval)
+    interval = check_seconds("interval", interval)
     _check_name("name", name)
     loop = _resolve_loop(loop, "monitor_loop_lag.enable_prometheus()")
     try:

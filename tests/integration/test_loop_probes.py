@@ -82,3 +82,30 @@ def test_other_loops_get_the_heartbeat_probe():
         assert isinstance(probe, HeartbeatProbe)
     finally:
         loop.close()
+
+
+def test_stopping_puts_back_a_select_wrapper_that_was_there_before():
+    """aiodebug's time-dilated loop wraps select on the selector instance; a
+    dumper stopping must leave that wrapper, not the class's method."""
+    calls = []
+
+    async def main(directory):
+        selector = asyncio.get_running_loop()._selector
+        inner = selector.select
+
+        def theirs(timeout=None):
+            calls.append(timeout)
+            return inner(timeout)
+
+        selector.select = theirs
+        dumper = hang_inspection.start(directory, interval=0.1)
+        await asyncio.sleep(0.01)
+        await hang_inspection.stop_wait(dumper)
+        assert vars(selector).get("select") is theirs
+        before = len(calls)
+        await asyncio.sleep(0.01)
+        assert len(calls) > before
+
+    import tempfile
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(main(directory))
