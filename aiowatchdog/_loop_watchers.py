@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.events
+import logging
 import threading
 from typing import Any, Dict, List, Optional
 
 from ._block_watcher import BlockWatcher, OnBlock
+
+logger = logging.getLogger("aiowatchdog")
 
 _lock = threading.Lock()
 _subscribers: List["LoopWatchers"] = []
@@ -34,10 +37,13 @@ def _set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
     with _lock:
         subscribers = list(_subscribers)
     for subscriber in subscribers:
-        if loop is not None:
-            subscriber._loop_started(loop)
-        elif previous is not None:
-            subscriber._loop_stopped(previous)
+        try:
+            if loop is not None:
+                subscriber._loop_started(loop)
+            elif previous is not None:
+                subscriber._loop_stopped(previous)
+        except Exception:  # never into the loop's run_forever
+            logger.exception("aiowatchdog could not start or stop watching %r", loop or previous)
 
 
 def _subscribe(subscriber: "LoopWatchers") -> None:
@@ -102,6 +108,13 @@ class LoopWatchers:
 
     def _loop_started(self, loop: asyncio.AbstractEventLoop) -> Optional[BlockWatcher]:
         if self._thread is not None and threading.get_ident() != self._thread:
+            return None
+        if getattr(loop, "_asyncgens_shutdown_called", False):
+            # asyncio.run (and Runner.close) runs the loop once more after
+            # shutdown_asyncgens(), for shutdown_default_executor(): that run
+            # only waits for the executor's threads, and a watcher's shutdown
+            # hook (an async generator) would be refused with a
+            # ResourceWarning, an exception under -W error. Not watched.
             return None
         with self._lock:
             if self._closed:

@@ -19,14 +19,13 @@ not watched. uvloop loops are not seen (they set their running loop in C).
 """
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import Any, Generator, List, Optional
 
 import pytest
 
 from ._block_info import BlockInfo
-from ._block_watcher import MIN_THRESHOLD_S, BlockWatcher
+from ._block_watcher import MIN_THRESHOLD_S
 from ._loop_watchers import LoopWatchers
 
 _MARKER = "aiowatchdog"
@@ -108,7 +107,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if threshold is None:
         return (yield)
     blocks: List[BlockInfo] = []
-    watchers = _TestLoopWatchers(threshold, blocks.append).open()
+    watchers = LoopWatchers(threshold, blocks.append).open()
     try:
         result = yield
     finally:
@@ -116,20 +115,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     if blocks:
         pytest.fail(_failure_message(blocks, threshold), pytrace=False)
     return result
-
-
-class _TestLoopWatchers(LoopWatchers):
-    def _loop_started(self, loop: asyncio.AbstractEventLoop) -> Optional[BlockWatcher]:
-        # asyncio.run (and Runner.close) runs the loop once more after
-        # loop.shutdown_asyncgens(), for shutdown_default_executor(). A watcher
-        # started then arms its shutdown hook, an async generator, which the
-        # loop refuses with a ResourceWarning: an exception out of asyncio.run
-        # under filterwarnings=error. That last run only waits for the
-        # executor's threads; it is not watched.
-        # TODO: belongs in LoopWatchers._loop_started (watch() has it too).
-        if getattr(loop, "_asyncgens_shutdown_called", False):
-            return None
-        return super()._loop_started(loop)
 
 
 def _failure_message(blocks: List[BlockInfo], threshold: float) -> str:

@@ -12,8 +12,12 @@ pytestmark = pytest.mark.slow
 
 
 def blocks_of(tmp_path, scenario, *extra):
-    run = run_program("toolkit_program.py", str(tmp_path), scenario, *extra)
+    # Warnings are errors: a watcher must not upset asyncio (asyncio.run's
+    # last run, after shutdown_asyncgens, refuses new async generators).
+    run = run_program("toolkit_program.py", str(tmp_path), scenario, *extra,
+                      env={"PYTHONWARNINGS": "error"})
     assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
     return run.event("blocks")["blocks"], run
 
 
