@@ -4,7 +4,9 @@ yield, in one process, in phases rotated through each setting (off,
 aiowatchdog.watch(0.05), log_slow_callbacks.enable(0.05), a bare
 Handle._run timing wrapper as aiodebug's log_slow_callbacks has it, for
 reference, and an allow_blocking section entered and left by every task step),
-several rounds.
+several rounds. Then how well watch(threshold=0.005) catches short blocks:
+100 CPU-bound blocks each of 6, 8, 10 and 20 ms, how many were told, how
+many named the blocking function, and the median duration told.
 Prints task steps per CPU second per setting as the median over rounds and
 its ratio to "off" measured in the same run; off-vs-off spread (the first and
 second half of the "off" phases) is printed so the noise can be judged.
@@ -98,6 +100,24 @@ async def run(rounds: int, phase_s: float) -> Dict[str, List[float]]:
     return rates
 
 
+def spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def short_blocks(block_s: float, count: int = 100) -> str:
+    told: List[aiowatchdog.BlockInfo] = []
+    with aiowatchdog.watch(0.005, told.append):
+        for _ in range(count):
+            await asyncio.sleep(0.002)
+            spin(block_s)
+    named = sum(1 for b in told if b.function == "spin")
+    durations = sorted(b.duration for b in told)
+    median = f"{durations[len(durations) // 2] * 1000:.1f} ms" if durations else "-"
+    return f"{block_s * 1000:>8.0f} ms{len(told):>10}/{count}{named:>10}{median:>14}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8)
@@ -114,6 +134,11 @@ def main() -> None:
         median = statistics.median(rates[name])
         print(f"{name:<26}{median:>22,.0f}{(median / off - 1) * 100:>+9.1f}%")
     print(f"off vs off (first half / second half of its phases): {spread * 100:+.1f}%")
+    print()
+    print("watch(threshold=0.005), 100 CPU-bound blocks per length")
+    print(f"{'block':>11}{'told':>14}{'named':>10}{'median told':>14}")
+    for block_s in (0.006, 0.008, 0.010, 0.020):
+        print(asyncio.run(short_blocks(block_s)))
 
 
 if __name__ == "__main__":
