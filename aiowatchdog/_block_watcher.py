@@ -4,17 +4,21 @@ over, handed to `on_block` as a BlockInfo, on the loop's thread. No file is
 written. The shared engine of aiowatchdog.watch, log_slow_callbacks and the
 pytest plugin; hang_inspection's Dumper is the same watchdog writing reports.
 
-A watcher stops by itself when its loop shuts down. `stop()` hands over the
-block in progress, if any, as an ongoing one (so that a block at the very end
-of a watched section is not lost). An exception from `on_block` is logged on
-the "aiowatchdog" logger and never reaches the loop.
+A watcher stops by itself when its loop shuts down, and at interpreter exit
+(before finalization, like hang_inspection's dumpers). `stop()` hands over the
+block in progress, if any: ended there when stopped on the loop's thread,
+else as an ongoing one. An exception from `on_block` is logged on the
+"aiowatchdog" logger and never reaches the loop. In a forked child the
+inherited watchers are forgotten (their threads do not exist there).
 """
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import threading
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Set
 
 from . import _native
 from ._block_info import BlockInfo, block_info_from_episode
@@ -31,6 +35,9 @@ MIN_THRESHOLD_S = 0.005
 _SAMPLE_WAIT_S = 0.1
 
 OnBlock = Callable[[BlockInfo], None]
+
+# Watchers started and not stopped: for interpreter exit and fork (below).
+_live: Set["BlockWatcher"] = set()
 
 
 class BlockWatcher:
@@ -58,6 +65,7 @@ class BlockWatcher:
     def start(self) -> "BlockWatcher":
         _native.install_capture_handler(_default_signal())
         self._watchdog.start()
+        _live.add(self)
         self._started = True
         self._loop_thread = threading.get_ident() if _running_loop() is self.loop else None
         self._probe.start()
@@ -92,6 +100,7 @@ class BlockWatcher:
         self._shutdown_hook.disarm()
         self._watchdog.request_stop()
         self._watchdog.join()
+        _live.discard(self)
         self._deliver(self._watchdog.take_finished())
 
     def _deliver(self, episodes: List[dict]) -> None:
@@ -109,6 +118,31 @@ class BlockWatcher:
                 self._on_block(info)
             except Exception:
                 logger.exception("the on_block callback %r raised", self._on_block)
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """As hang_inspection's: the loops are not running any more, and the
+    watchdog threads must be gone before finalization frees thread states.
+    Nothing is handed over: the program is ending."""
+    watchers = list(_live)
+    for watcher in watchers:
+        watcher._on_block = None
+        watcher._watchdog.request_stop()
+    for watcher in watchers:
+        watcher.stop()
+
+
+def _forget_in_child() -> None:
+    for watcher in list(_live):
+        watcher._watchdog.forget_after_fork()
+        watcher._stopped = True
+        watcher._probe.cancel()
+        watcher._shutdown_hook.disarm()
+    _live.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from runner import loop_functions, run_program
+from runner import PROGRAMS, loop_functions, run_program
 
 pytestmark = pytest.mark.slow
+
+# The line of sleep_in_task's time.sleep in the program.
+SLEEP_LINE = 1 + (PROGRAMS / "toolkit_program.py").read_text().splitlines().index(
+    "    time.sleep(seconds)")
 
 
 def blocks_of(tmp_path, scenario, *extra):
@@ -27,7 +31,7 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
     assert [b["function"] for b in blocks] == ["sleep_in_task", "spin", "watch_in_coroutine"], blocks
     sleeper, spinner, last = blocks
     assert sleeper["task"] == "sleeper-task"
-    assert sleeper["file"] == "toolkit_program.py" and sleeper["line"] == 39
+    assert sleeper["file"] == "toolkit_program.py" and sleeper["line"] == SLEEP_LINE
     assert 0.095 <= sleeper["duration"] < 0.5
     assert sleeper["stack"].index("sleeper") < sleeper["stack"].index("sleep_in_task")
     assert spinner["task"] == "Task-1" and 0.055 <= spinner["duration"] < 0.5
@@ -82,7 +86,7 @@ def test_slow_callbacks_are_logged_with_the_stack_that_made_them_slow(tmp_path):
     assert level == "WARNING"
     assert message.startswith("Executing <Task finished name='slow-task'")
     assert " took 0.08" in message.splitlines()[0]
-    assert "; blocked in sleep_in_task (" in message and "toolkit_program.py:39)" in message
+    assert "; blocked in sleep_in_task (" in message and f"toolkit_program.py:{SLEEP_LINE})" in message
     assert 'in sleep_in_task\n    time.sleep(seconds)' in message
     stack = message.split("stack inside the callback, most recent call last:\n")[1]
     assert "run_until_complete" not in stack, "only the frames below the callback"
@@ -90,3 +94,11 @@ def test_slow_callbacks_are_logged_with_the_stack_that_made_them_slow(tmp_path):
     # on_slow_callback(task_name, duration) replaces the WARNING; nothing after disable().
     [[name, took]] = slow["calls"]
     assert name == "told-task" and 0.055 <= took < 0.5
+
+
+def test_a_fork_inside_a_watch_and_watchers_left_at_exit_end_cleanly(tmp_path):
+    run = run_program("toolkit_program.py", str(tmp_path), "fork_and_exit", timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert run.event("forked") == {"event": "forked", "told": 1, "child_exit": 7}
+    assert run.event("exiting") == {"event": "exiting"}
+    assert "Traceback" not in run.stderr, run.stderr

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 
 import aiowatchdog
@@ -148,6 +149,38 @@ async def slow_callbacks():
     emit("slow", messages=records.messages, calls=calls)
 
 
+def fork_and_exit():
+    """A child forked inside a watch leaves it without waiting for the
+    parent's watchdog thread; a watcher still running at exit (a daemon
+    thread's loop with log_slow_callbacks on) is stopped by the atexit hook."""
+    async def fork_inside_a_watch():
+        blocks = []
+        with aiowatchdog.watch(0.02, blocks.append):
+            time.sleep(0.05)
+            await asyncio.sleep(0.01)
+            pid = os.fork()
+            if pid == 0:
+                return None
+            _, status = os.waitpid(pid, 0)
+        return len(blocks), os.WEXITSTATUS(status)
+
+    result = asyncio.run(fork_inside_a_watch())
+    if result is None:
+        os._exit(7)  # the child left its watch: a distinctive code for the parent
+    emit("forked", told=result[0], child_exit=result[1])
+
+    def daemon_loop():
+        async def forever():
+            log_slow_callbacks.enable(0.02)
+            while True:
+                await asyncio.sleep(0.005)
+        asyncio.run(forever())
+
+    threading.Thread(target=daemon_loop, daemon=True).start()
+    time.sleep(0.2)
+    emit("exiting")
+
+
 SCENARIOS = {
     "watch_in_coroutine": watch_in_coroutine,
     "watch_5ms": watch_5ms,
@@ -156,7 +189,7 @@ SCENARIOS = {
     "slow_callbacks": slow_callbacks,
 }
 SYNC_SCENARIOS = {"watch_around_asyncio_run": watch_around_asyncio_run,
-                  "decorators": decorators}
+                  "decorators": decorators, "fork_and_exit": fork_and_exit}
 
 
 def main():
