@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Optional
 
 from . import _native
+from ._block_info import LoopActivity
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -27,10 +28,26 @@ def publish_thread_names() -> None:
     )
 
 
+def describe_activity(activity: dict) -> str:
+    """What the loop's thread was doing (an episode's "activity"), with its
+    shares of the time from detection to the end of the episode."""
+    def share(value: Any) -> Optional[float]:
+        return None if value is None or value < 0 else float(value)
+
+    cpu, runqueue = share(activity.get("cpu_share")), share(activity.get("runqueue_share"))
+    text = LoopActivity(activity["state"], activity.get("syscall", ""), cpu, runqueue,
+                        bool(activity.get("gc_running"))).describe()
+    shares = [f"{name} {value:.0%}" for name, value in (("CPU", cpu), ("run queue", runqueue))
+              if value is not None]
+    return text + (f"; from detection on: {', '.join(shares)}" if shares else "")
+
+
 def format_episode(episode: dict) -> str:
     """The recovery WARNING's text for one finished episode."""
     verb = "was blocked" if episode["recovered"] else "had been blocked (still, at stop)"
     lines = [f"event loop {verb} for {episode['blocked_s']:.3f} s (episode {episode['episode_id']})"]
+    if episode.get("activity"):
+        lines.append("loop thread: " + describe_activity(episode["activity"]))
     if episode["loop_frames"]:
         lines.append("loop thread, innermost frames first:")
         for frame in episode["loop_frames"]:

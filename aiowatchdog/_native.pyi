@@ -31,7 +31,13 @@ class Watchdog:
         """Finished episodes: episode_id, blocked_s, recovered, report_paths,
         loop_frames (innermost first), discarded_samples, suppressed_before,
         reports_not_written, write_error (str or None: the first failure of a
-        spell of disk trouble), reports_lost_before (> 0: writing resumed)."""
+        spell of disk trouble), reports_lost_before (> 0: writing resumed),
+        activity (None, or what the loop's thread was doing: {"state":
+        "on-cpu" | "syscall" | "gil" | "starved" | "unknown", "syscall": str
+        ("" unless state is "syscall"), "cpu_share": float or None,
+        "runqueue_share": float or None (shares of the time from sample 0 to
+        the end of the episode), "gc_running": bool}), loop_stack, task,
+        started_ns, sampled_ns."""
     def request_stop(self) -> None: ...
     def stopped(self) -> bool: ...
     def join(self) -> None: ...
@@ -60,8 +66,13 @@ def installed_capture_signal() -> int: ...
 def capture_handler_reinstalls() -> int:
     """Times the capture handler was found replaced (by the application) and
     put back on top, chaining to the newcomer."""
+def gc_callback(phase: str, info: Dict[str, Any]) -> None:
+    """For gc.callbacks (see aiowatchdog/_gc_phase.py): notes the calling
+    thread as collecting at phase "start", no thread at any other phase."""
+
 def publish_thread_names(rows: List[Tuple[int, int, str]]) -> None:
     """(native id, threading ident, name) for every thread."""
 
-def render_text_report(report: Dict[str, Any]) -> bytes: ...
+def render_text_report(report: Dict[str, Any]) -> bytes:
+    """A report dict as _report_files parses it (key "loop_activity" optional)."""
 def render_json_report(report: Dict[str, Any]) -> bytes: ...

@@ -38,6 +38,13 @@ _FRAME = re.compile(r'^File: "(.*)", line (\d+|\?), in (.*)$')
 _NATIVE = re.compile(r"^Native: (.*) \((.*)\)$")
 _TASK = re.compile(r'^(.*) in "(.*)", line (\d+|\?)$')
 _CAPTURE = re.compile(r"^(\d+\.\d+) ms \(loop thread paused (\d+\.\d+) ms\)$")
+# "# Loop thread: <state in words>[ (<details>)][; garbage collector running]"
+_ACTIVITY = re.compile(r"^(on CPU|waiting in a syscall|waiting for the GIL|runnable but not scheduled"
+                       r"|unknown)(?: \(([^()]*)\))?(; garbage collector running)?$")
+_ACTIVITY_STATES = {"on CPU": "on-cpu", "waiting in a syscall": "syscall",
+                    "waiting for the GIL": "gil", "runnable but not scheduled": "starved",
+                    "unknown": "unknown"}
+_SHARE = re.compile(r"^(CPU|run queue) (\d+)%$")
 _NOT_ANSWERED = "[not answered: "
 _TRUNCATED = "# (truncated: outermost frames not shown)"
 
@@ -149,6 +156,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
             raise ReportFormatError(f"bad Task field {_brief(header['Task'])}")
         task = {"coroutine": match.group(1), "file": match.group(2),
                 "line": _line_number(match.group(3))}
+    activity = _parse_activity(header["Loop thread"]) if "Loop thread" in header else None
     capture = _CAPTURE.match(header["Capture took"])
     if not capture:
         raise ReportFormatError(f"bad Capture took field {_brief(header['Capture took'])}")
@@ -168,6 +176,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "capture_ms": _float(capture.group(1), "Capture took field"),
         "loop_pause_ms": _float(capture.group(2), "Capture took field"),
         "task": task,
+        "loop_activity": activity,
         "other_threads": _int(header["Threads without Python frames"],
                               "Threads without Python frames field"),
         "threads_not_sampled": _int(header.get("Threads not sampled (over the limit)", "0"),
@@ -177,6 +186,29 @@ def _report_from_header(header: Dict[str, str]) -> Report:
             "Episodes suppressed field"),
         "threads": [],
     }
+
+
+def _parse_activity(text: str) -> Dict[str, Any]:
+    """The "Loop thread" header field, as native/text_report.cc writes it."""
+    match = _ACTIVITY.match(text)
+    if not match:
+        raise ReportFormatError(f"bad Loop thread field {_brief(text)}")
+    activity: Dict[str, Any] = {"state": _ACTIVITY_STATES[match.group(1)], "syscall": "",
+                                "cpu_share": None, "runqueue_share": None,
+                                "gc_running": match.group(3) is not None}
+    for item in match.group(2).split(", ") if match.group(2) is not None else ():
+        share = _SHARE.match(item)
+        key = {"CPU": "cpu_share", "run queue": "runqueue_share"}[share.group(1)] if share else None
+        if key and activity[key] is None:
+            activity[key] = _int(share.group(2), "Loop thread share") / 100
+        elif item == "starved" and activity["state"] == "starved":
+            pass
+        elif (activity["state"] == "syscall" and not activity["syscall"] and item
+              and activity["cpu_share"] is None and activity["runqueue_share"] is None):
+            activity["syscall"] = item
+        else:
+            raise ReportFormatError(f"bad Loop thread field {_brief(text)}")
+    return activity
 
 
 def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
@@ -213,6 +245,7 @@ _INT: _Check = (lambda v: type(v) is int, "an integer")  # not a bool
 _NUMBER: _Check = (lambda v: type(v) in (int, float), "a number")
 _BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
 _LINE: _Check = (lambda v: v is None or type(v) is int, "an integer or null")
+_NUMBER_OR_NULL: _Check = (lambda v: v is None or type(v) in (int, float), "a number or null")
 _OBJECT_OR_NULL: _Check = (lambda v: v is None or isinstance(v, dict), "an object or null")
 _LIST: _Check = (lambda v: isinstance(v, list), "a list")
 
@@ -220,10 +253,15 @@ _JSON_FIELDS: Dict[str, _Check] = {
     "episode": _STR, "sample": _INT, "samples": _INT, "blocked_s": _NUMBER,
     "interval_s": _NUMBER, "sample_interval_s": _NUMBER, "pid": _INT, "python": _STR,
     "captured_at": _STR, "captured_unix_ns": _LINE, "capture_ms": _NUMBER,
-    "loop_pause_ms": _NUMBER, "task": _OBJECT_OR_NULL, "other_threads": _INT,
+    "loop_pause_ms": _NUMBER, "task": _OBJECT_OR_NULL, "loop_activity": _OBJECT_OR_NULL,
+    "other_threads": _INT,
     "threads_not_sampled": _INT, "suppressed_episodes": _INT, "threads": _LIST,
 }
 _JSON_TASK_FIELDS: Dict[str, _Check] = {"coroutine": _STR, "file": _STR, "line": _LINE}
+_JSON_ACTIVITY_FIELDS: Dict[str, _Check] = {
+    "state": _STR, "syscall": _STR, "cpu_share": _NUMBER_OR_NULL,
+    "runqueue_share": _NUMBER_OR_NULL, "gc_running": _BOOL,
+}
 _JSON_THREAD_FIELDS: Dict[str, _Check] = {
     "ident": _INT, "native_id": _INT, "name": _STR, "is_loop": _BOOL, "status": _STR,
     "kernel_state": _STR, "truncated": _BOOL, "frames": _LIST,
@@ -260,9 +298,12 @@ def parse_json_report(text: str) -> Report:
             f"unsupported schema_version {_brief(version)} (this reader: {SCHEMA_VERSION})"
         )
     report.setdefault("suppressed_episodes", 0)  # added within schema 1
+    report.setdefault("loop_activity", None)  # added within schema 1
     _check_fields(report, _JSON_FIELDS, "report")
     if report["task"] is not None:
         _check_fields(report["task"], _JSON_TASK_FIELDS, "task")
+    if report["loop_activity"] is not None:
+        _check_fields(report["loop_activity"], _JSON_ACTIVITY_FIELDS, "loop_activity")
     for i, thread in enumerate(report["threads"]):
         _check_fields(thread, _JSON_THREAD_FIELDS, f"threads[{i}]")
         for k, frame in enumerate(thread["frames"]):

@@ -24,7 +24,7 @@ import threading
 from types import TracebackType
 from typing import Optional, Set, Type, Union
 
-from . import _native
+from . import _gc_phase, _native
 from ._chores import log_episodes, publish_thread_names
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
@@ -83,6 +83,7 @@ class Dumper:
         self._watchdog.start()
         self._probe.start()
         _live_dumpers.add(self)
+        _gc_phase.retain()  # released once, by _begin_stop (a forked child starts at 0)
 
     @property
     def running(self) -> bool:
@@ -107,6 +108,7 @@ class Dumper:
         self._shutdown_hook.disarm()
         self._watchdog.request_stop()
         _live_dumpers.discard(self)
+        _gc_phase.release()
         return True
 
     def _forget_after_fork(self) -> None:

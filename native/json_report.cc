@@ -87,6 +87,17 @@ std::string RenderJsonReport(const SampleReport& r) {
   } else {
     out += "  \"task\": null,\n";
   }
+  if (r.loop_activity) {
+    const LoopActivity& a = *r.loop_activity;
+    const auto share = [](double v) { return v < 0 ? std::string("null") : fmt::format("{:.4f}", v); };
+    fmt::format_to(it,
+                   "  \"loop_activity\": {{\"state\": {}, \"syscall\": {}, \"cpu_share\": {}, "
+                   "\"runqueue_share\": {}, \"gc_running\": {}}},\n",
+                   JsonQuote(a.state), JsonQuote(a.syscall), share(a.cpu_share),
+                   share(a.runqueue_share), a.gc_running ? "true" : "false");
+  } else {
+    out += "  \"loop_activity\": null,\n";
+  }
   fmt::format_to(it,
                  "  \"other_threads\": {},\n  \"threads_not_sampled\": {},\n"
                  "  \"suppressed_episodes\": {},\n  \"threads\": [",

@@ -45,6 +45,16 @@ struct TaskInfo {
   uint64_t coroutine_address = 0;
 };
 
+// What the loop's thread was doing during the hang; loop_activity.h decides.
+struct LoopActivity {
+  std::string state;           // "on-cpu" | "syscall" | "gil" | "starved" | "unknown"
+  std::string syscall;         // state "syscall": "futex", "clock_nanosleep", ...,
+                               // or "#<n>"; "" when not known or another state
+  double cpu_share = -1;       // on-CPU ns / wall ns over the window; -1 unknown
+  double runqueue_share = -1;  // run-queue wait ns / wall ns over the window; -1 unknown
+  bool gc_running = false;     // the collector was running on the loop's thread at capture
+};
+
 struct SampleReport {
   std::string episode_id;
   int32_t sample_index = 0;
@@ -63,6 +73,8 @@ struct SampleReport {
                                     // the previous report of this watchdog
   double capture_ms = 0;          // the whole capture, all threads
   double loop_pause_ms = 0;       // time the loop's thread spent in our handler
+  // Nothing when the watchdog did not tell (reports of older versions).
+  std::optional<LoopActivity> loop_activity;
   std::vector<ThreadReport> threads;  // the loop's thread first
 };
 

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include <iterator>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "json_report.h"
 
 namespace aiowatchdog {
@@ -19,6 +21,34 @@ std::string OneLine(std::string s) {
 }
 
 std::string LineText(int32_t line) { return line < 0 ? "?" : std::to_string(line); }
+
+// "on CPU (CPU 98%, run queue 1%)", "waiting in a syscall (futex, CPU 0%,
+// run queue 0%); garbage collector running", ...: the state in words, then
+// what is known of the syscall and shares.
+std::string ActivityText(const LoopActivity& a) {
+  std::string text;
+  std::vector<std::string> details;
+  if (a.state == "on-cpu") {
+    text = "on CPU";
+  } else if (a.state == "syscall") {
+    text = "waiting in a syscall";
+    if (!a.syscall.empty()) details.push_back(OneLine(a.syscall));
+  } else if (a.state == "gil") {
+    text = "waiting for the GIL";
+  } else if (a.state == "starved") {
+    text = "runnable but not scheduled";
+    details.push_back("starved");
+  } else {
+    text = "unknown";
+  }
+  if (a.cpu_share >= 0) details.push_back(fmt::format("CPU {:.0f}%", a.cpu_share * 100));
+  if (a.runqueue_share >= 0) {
+    details.push_back(fmt::format("run queue {:.0f}%", a.runqueue_share * 100));
+  }
+  if (!details.empty()) text += " (" + absl::StrJoin(details, ", ") + ")";
+  if (a.gc_running) text += "; garbage collector running";
+  return text;
+}
 
 }  // namespace
 
@@ -40,6 +70,7 @@ std::string RenderTextReport(const SampleReport& r) {
     fmt::format_to(it, "# Task: {} in \"{}\", line {}\n", OneLine(r.task->coroutine),
                    OneLine(r.task->file), LineText(r.task->line));
   }
+  if (r.loop_activity) fmt::format_to(it, "# Loop thread: {}\n", ActivityText(*r.loop_activity));
   fmt::format_to(it, "# Threads without Python frames: {}\n", r.other_threads);
   if (r.threads_not_sampled > 0) {
     fmt::format_to(it, "# Threads not sampled (over the limit): {}\n", r.threads_not_sampled);

@@ -13,6 +13,8 @@
 #include "allowed_sections.h"
 #include "capture.h"
 #include "clock.h"
+#include "gc_phase.h"
+#include "loop_activity.h"
 #include "report_retention.h"
 #include "report_writer.h"
 #include "sample_builder.h"
@@ -220,6 +222,22 @@ void Watchdog::TakeSample(const Decision& decision) {
   if (current_suppressed_) return;  // over the rate limit: not even captured
   const pid_t loop_tid = loop_tid_.load();
   const LoopState before = LoadState();
+  if (decision.sample_index == 0) {
+    // Sample 0's window (loop_activity.h): the loop's thread left alone for
+    // a moment before the signal, this thread asleep.
+    episode_start_sched_ = last_sample_sched_ = ReadSchedSnapshot(loop_tid);
+    episode_pause_ns_ = last_pause_ns_ = 0;
+    std::this_thread::sleep_for(std::chrono::nanoseconds(ActivityWindowNs(options_.interval_ns)));
+    if (LoadState() != before) {
+      ++current_.discarded_samples;
+      return;
+    }
+  }
+  // What the loop's thread is doing as the signal is about to interrupt it.
+  const SchedSnapshot before_signal = ReadSchedSnapshot(loop_tid);
+  const bool gc_running = loop_tid != 0 && CollectingThread() == loop_tid;
+  const SchedSnapshot window_start = std::exchange(last_sample_sched_, before_signal);
+  const int64_t captured_unix_ns = UnixNowNs();
   CaptureRequest request;
   request.first = loop_tid;
   request.answer_timeout_ns = options_.answer_timeout_ns;
@@ -242,11 +260,15 @@ void Watchdog::TakeSample(const Decision& decision) {
   header.sample_interval_s = options_.sample_interval_ns / 1e9;
   header.pid = getpid();
   header.python_version = options_.python_version;
-  header.captured_unix_ns = unix_ns;
-  header.captured_local = LocalIsoTime(unix_ns);
+  header.captured_unix_ns = captured_unix_ns;
+  header.captured_local = LocalIsoTime(captured_unix_ns);
   header.suppressed_episodes = suppressed_since_report_;
-  const SampleReport report = BuildSample(std::move(header), captures, loop_tid,
-                                          options_.native_stacks, sources_, symbolizer_);
+  SampleReport report = BuildSample(std::move(header), captures, loop_tid,
+                                    options_.native_stacks, sources_, symbolizer_);
+  report.loop_activity =
+      ClassifySample(report, window_start, before_signal, last_pause_ns_, gc_running);
+  last_pause_ns_ = static_cast<int64_t>(report.loop_pause_ms * 1e6);
+  episode_pause_ns_ += last_pause_ns_;
 
   if (decision.sample_index == 0) {
     for (const ThreadReport& t : report.threads) {
@@ -255,6 +277,7 @@ void Watchdog::TakeSample(const Decision& decision) {
       current_.loop_stack = t.frames;
     }
     current_.task = report.task;
+    current_.activity = report.loop_activity;
     current_.sampled_ns = MonotonicNowNs();
   }
   if (options_.write_reports) WriteSample(report);
@@ -292,6 +315,11 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   const int64_t allowed_ns = ReadAllowedSection(loop_tid_.load()).total_ns - allowed_ns_at_start_;
   current_.blocked_s = std::max<int64_t>(0, blocked_ns - allowed_ns) / 1e9;
   current_.recovered = recovered;
+  if (current_.activity) {
+    ReviseOverEpisode(WindowBetween(episode_start_sched_, ReadSchedSnapshot(loop_tid_.load()),
+                                    episode_pause_ns_),
+                      *current_.activity);
+  }
   finished_.push_back(std::exchange(current_, FinishedEpisode{}));
   has_finished_.store(true, std::memory_order_release);
 }

@@ -41,6 +41,7 @@
 #include "episode_rate_limit.h"
 #include "hang_detector.h"
 #include "options.h"
+#include "proc_task.h"
 #include "report_model.h"
 #include "source_lines.h"
 #include "symbolizer.h"
@@ -57,6 +58,8 @@ struct FinishedEpisode {
                                          // (the WARNING's few frames)
   std::vector<Frame> loop_stack;         // loop thread, sample 0, whole, outermost first
   std::optional<TaskInfo> task;          // the loop's task in sample 0, when known
+  std::optional<LoopActivity> activity;  // sample 0's; once the episode ended,
+                                         // told over all of it (loop_activity.h)
   int64_t started_ns = 0;                // CLOCK_MONOTONIC: the busy period began
   int64_t sampled_ns = 0;                // CLOCK_MONOTONIC: sample 0 was captured
   int32_t discarded_samples = 0;         // taken as the loop recovered: not written
@@ -147,6 +150,11 @@ class Watchdog {
   bool current_suppressed_ = false;       // watchdog thread only: no capture
   int64_t allowed_ns_at_start_ = 0;       // watchdog thread only: the loop thread's
                                           // allowed-section time at sample 0
+  SchedSnapshot episode_start_sched_;     // watchdog thread only: the loop thread at
+                                          // sample 0's window start and at the last
+  SchedSnapshot last_sample_sched_;       // signal; its time in our handler in the
+  int64_t last_pause_ns_ = 0;             // last sample and in the whole episode
+  int64_t episode_pause_ns_ = 0;
   int64_t suppressed_since_report_ = 0;   // watchdog thread only
   bool write_failing_ = false;            // watchdog thread only: the last write failed
   int64_t reports_lost_ = 0;              // watchdog thread only: since write_failing_

@@ -22,6 +22,7 @@
 #include "../text_report.h"
 #include "../thread_names.h"
 #include "../watchdog.h"
+#include "gc_callback.h"
 #include "py_frames.h"
 
 namespace py = pybind11;
@@ -51,6 +52,21 @@ py::dict FrameToDict(const Frame& f) {
   return d;
 }
 
+py::object ShareOrNone(double share) {
+  return share < 0 ? py::object(py::none()) : py::object(py::float_(share));
+}
+
+py::object ActivityToDict(const std::optional<LoopActivity>& a) {
+  if (!a) return py::none();
+  py::dict d;
+  d["state"] = a->state;
+  d["syscall"] = a->syscall;
+  d["cpu_share"] = ShareOrNone(a->cpu_share);
+  d["runqueue_share"] = ShareOrNone(a->runqueue_share);
+  d["gc_running"] = a->gc_running;
+  return std::move(d);
+}
+
 py::dict EpisodeToDict(const FinishedEpisode& e) {
   py::dict d;
   d["episode_id"] = e.episode_id;
@@ -78,6 +94,7 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
   } else {
     d["task"] = py::none();
   }
+  d["activity"] = ActivityToDict(e.activity);
   d["started_ns"] = e.started_ns;
   d["sampled_ns"] = e.sampled_ns;
   return d;
@@ -101,6 +118,13 @@ SampleReport ReportFromDict(const py::dict& d) {
     py::dict t = d["task"].cast<py::dict>();
     r.task = TaskInfo{t["coroutine"].cast<std::string>(), t["file"].cast<std::string>(),
                       t["line"].is_none() ? -1 : t["line"].cast<int32_t>()};
+  }
+  if (d.contains("loop_activity") && !d["loop_activity"].is_none()) {
+    py::dict a = d["loop_activity"].cast<py::dict>();
+    const auto share = [](py::handle v) { return v.is_none() ? -1.0 : v.cast<double>(); };
+    r.loop_activity = LoopActivity{a["state"].cast<std::string>(), a["syscall"].cast<std::string>(),
+                                   share(a["cpu_share"]), share(a["runqueue_share"]),
+                                   a["gc_running"].cast<bool>()};
   }
   r.other_threads = d["other_threads"].cast<int32_t>();
   r.threads_not_sampled = d["threads_not_sampled"].cast<int32_t>();
@@ -258,6 +282,9 @@ PYBIND11_MODULE(_native, m) {
   m.def("exit_allowed_section", [] {
     ExitAllowedSection(static_cast<pid_t>(syscall(SYS_gettid)), MonotonicNowNs());
   });
+
+  // For gc.callbacks (aiowatchdog/_gc_phase.py): a plain C function.
+  m.attr("gc_callback") = py::reinterpret_steal<py::object>(NewGcCallback(m.attr("__name__").ptr()));
 
   m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
     std::vector<NamedThread> threads;

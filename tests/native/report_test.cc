@@ -98,6 +98,28 @@ TEST(TextReport, AControlCharacterCannotForgeALine) {
   EXPECT_NE(text.find("in evil?# ThreadID: 1\n"), std::string::npos);
 }
 
+TEST(TextReport, SaysWhatTheLoopThreadWasDoingInOneHeaderLine) {
+  SampleReport r = MakeReport();
+  EXPECT_EQ(RenderTextReport(r).find("# Loop thread:"), std::string::npos) << "not known: no line";
+  const auto line = [&](LoopActivity a) {
+    r.loop_activity = a;
+    const std::string text = RenderTextReport(r);
+    const size_t at = text.find("# Loop thread: ");
+    return at == std::string::npos ? "" : text.substr(at, text.find('\n', at) - at);
+  };
+  EXPECT_EQ(line({"on-cpu", "", 0.98, 0.012, false}), "# Loop thread: on CPU (CPU 98%, run queue 1%)");
+  EXPECT_EQ(line({"syscall", "clock_nanosleep", 0.001, 0, true}),
+            "# Loop thread: waiting in a syscall (clock_nanosleep, CPU 0%, run queue 0%); "
+            "garbage collector running");
+  EXPECT_EQ(line({"syscall", "", -1, -1, false}), "# Loop thread: waiting in a syscall");
+  EXPECT_EQ(line({"gil", "", 0.02, -1, false}), "# Loop thread: waiting for the GIL (CPU 2%)");
+  EXPECT_EQ(line({"starved", "", 0.03, 0.95, false}),
+            "# Loop thread: runnable but not scheduled (starved, CPU 3%, run queue 95%)");
+  EXPECT_EQ(line({"unknown", "", -1, -1, false}), "# Loop thread: unknown");
+  EXPECT_EQ(line({"syscall", "evil)\n# Episode: x", -1, -1, false}),
+            "# Loop thread: waiting in a syscall (evil)?# Episode: x)");
+}
+
 TEST(JsonQuote, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(JsonQuote("f\xc3\xbc"), "\"f\xc3\xbc\"");        // valid UTF-8 kept
@@ -116,6 +138,14 @@ TEST(JsonReport, CarriesTheModel) {
                       "\"function\": \"main\", \"source\": \"time.sleep(5)\"}"),
             std::string::npos)
       << json;
+  EXPECT_NE(json.find("\"loop_activity\": null,"), std::string::npos) << json;
+  SampleReport r = MakeReport();
+  r.loop_activity = LoopActivity{"syscall", "futex", 0.25, -1, true};
+  EXPECT_NE(RenderJsonReport(r).find("\"loop_activity\": {\"state\": \"syscall\", \"syscall\": "
+                                     "\"futex\", \"cpu_share\": 0.2500, \"runqueue_share\": null, "
+                                     "\"gc_running\": true},"),
+            std::string::npos)
+      << RenderJsonReport(r);
 }
 
 TEST(ReportWriter, NamesFilesAsAiodebugDoes) {

@@ -62,6 +62,10 @@ TOP_LEVEL: Dict[str, Callable[[Any], bool]] = {
 }
 TASK = {"coroutine": lambda v: isinstance(v, str), "file": lambda v: isinstance(v, str),
         "line": _is_line}
+ACTIVITY = {"state": lambda v: isinstance(v, str), "syscall": lambda v: isinstance(v, str),
+            "cpu_share": lambda v: v is None or _is_number(v),
+            "runqueue_share": lambda v: v is None or _is_number(v),
+            "gc_running": lambda v: isinstance(v, bool)}
 THREAD = {"ident": _is_int, "native_id": _is_int, "name": lambda v: isinstance(v, str),
           "is_loop": lambda v: isinstance(v, bool), "status": lambda v: isinstance(v, str),
           "kernel_state": lambda v: isinstance(v, str),
@@ -83,6 +87,9 @@ def assert_report_shape(report: Any) -> None:
     _assert_fields(report, TOP_LEVEL, "report")
     if report["task"] is not None:
         _assert_fields(report["task"], TASK, "task")
+    assert "loop_activity" in report, "report: no 'loop_activity'"
+    if report["loop_activity"] is not None:
+        _assert_fields(report["loop_activity"], ACTIVITY, "loop_activity")
     assert isinstance(report["threads"], list)
     for thread in report["threads"]:
         _assert_fields(thread, THREAD, "thread")
@@ -121,6 +128,8 @@ BASE = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sa
         "python": "x", "captured_at": "t", "captured_unix_ns": 0,
         "task": {"coroutine": "c", "file": "f", "line": 3}, "other_threads": 0,
         "threads_not_sampled": 0, "suppressed_episodes": 2, "capture_ms": 1.0, "loop_pause_ms": 0.1,
+        "loop_activity": {"state": "syscall", "syscall": "futex", "cpu_share": 0.5,
+                          "runqueue_share": None, "gc_running": True},
         "threads": [{"ident": 1, "native_id": 2, "name": "MainThread", "is_loop": True,
                      "status": "answered", "kernel_state": "S", "truncated": False,
                      "frames": [{"kind": "python", "file": "f", "line": 1, "function": "g",
@@ -140,6 +149,8 @@ TOKENS = [b"9" * 5000, b"-" + b"9" * 5000, b"[" * 50000, b"{\"a\":" * 50000, b"\
           b"1e999", b"NaN", b"-1", b"{}", b"[]", b" of ", b" s", b"?", b"]", b"[event loop]",
           b"# ThreadID: ", b" name=", b" native=", b" state=", b"File: \"", b"Native: ", b"  ",
           b"# (truncated: outermost frames not shown)", b"# Task: ", b", line ", b", in ",
+          b"# Loop thread: ", b"on CPU", b" (CPU ", b"%, run queue ", b"starved, ",
+          b"; garbage collector running",
           "\u2028".encode(), "\u0663".encode()]
 LINES = [b"", b"# ThreadID: 1 name=\"t\" native=2 state=S", b"# ThreadID: 1 name=" + b"[" * 50000,
          b"# ThreadID: " + b"9" * 5000 + b" name=\"t\" native=1 state=S",
@@ -148,6 +159,8 @@ LINES = [b"", b"# ThreadID: 1 name=\"t\" native=2 state=S", b"# ThreadID: 1 name
          b"Native: f (lib)", b"Native: f", b"  source", b"# Episode: e", b"# Sample: 1 of 2",
          b"# PID: " + b"9" * 5000, b"# Task: c in \"f\", line " + b"9" * 5000,
          b"# Capture took: 1.0 ms (loop thread paused 0.5 ms)",
+         b"# Loop thread: waiting in a syscall (futex, CPU 3%, run queue 0%)",
+         b"# Loop thread: on CPU (CPU " + b"9" * 5000 + b"%)",
          b"# Threads not sampled (over the limit): " + b"9" * 5000, b"\xff\xfe",
          b"# aiowatchdog hang report (schema 1)"]
 
@@ -261,8 +274,10 @@ def test_unmutated_reports_are_read_whole(model):
     ("# PID: 1", f"# PID: {HUGE}"),
     ('line 3\n', f"line {HUGE}\n"),
     ("Threads without Python frames: 0", f"Threads without Python frames: {HUGE}"),
+    ("(futex, CPU 50%)", f"(futex, CPU {HUGE}%)"),
+    ("(futex, CPU 50%)", "(CPU 50%, futex)"),
 ], ids=["frame line", "ident", "native id", "name a number", "name nested", "pid",
-        "task line", "other threads"])
+        "task line", "other threads", "huge share", "syscall after share"])
 def test_text_breakers(old, new):
     assert old in BASE_TEXT
     with pytest.raises(ReportFormatError):
@@ -282,9 +297,15 @@ def test_text_breakers(old, new):
     ('"kind": "python"', '"kind": "ruby"'),
     ('"capture_ms": 1.0', '"x": 1.0'),
     ('"episode": "e"', '"episode": null'),
+    ('"loop_activity": {', '"loop_activity": [], "x": {'),
+    ('"cpu_share": 0.5', '"cpu_share": "0.5"'),
+    ('"cpu_share": 0.5', '"cpu_share": true'),
+    ('"gc_running": true', '"gc_running": 1'),
+    ('"syscall": "futex"', '"x": "futex"'),
 ], ids=["huge pid", "deep episode", "bool version", "task a list", "task without file",
         "thread a number", "no is_loop", "frame null", "line a string", "unknown kind",
-        "no capture_ms", "episode null"])
+        "no capture_ms", "episode null", "activity a list", "share a string", "share a bool",
+        "gc_running a number", "activity without syscall"])
 def test_json_breakers(old, new):
     assert old in BASE_JSON
     with pytest.raises(ReportFormatError):

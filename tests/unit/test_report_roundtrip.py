@@ -50,29 +50,55 @@ tasks = st.one_of(st.none(), st.builds(
     lambda coroutine, file, line: {"coroutine": coroutine, "file": file, "line": line},
     function_names, line_text, lines))
 
+shares = st.one_of(st.none(), st.floats(0, 1))
+# What the watchdog writes: a syscall name (from its table, or "#<n>") only
+# with state "syscall".
+activities = st.one_of(st.none(), st.builds(
+    lambda state, syscall, cpu, runqueue, gc: {
+        "state": state, "syscall": syscall if state == "syscall" else "", "cpu_share": cpu,
+        "runqueue_share": runqueue, "gc_running": gc},
+    st.sampled_from(["on-cpu", "syscall", "gil", "starved", "unknown"]),
+    st.sampled_from(["", "futex", "clock_nanosleep", "epoll_wait", "#449", "#100000"]),
+    shares, shares, st.booleans()))
+
 reports = st.builds(
     lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
-    task, other, not_sampled, suppressed, capture_ms, pause_ms, threads: {
+    task, activity, other, not_sampled, suppressed, capture_ms, pause_ms, threads: {
         "schema": "aiowatchdog.report", "schema_version": 1, "episode": episode,
         "sample": sample, "samples": samples, "blocked_s": blocked, "interval_s": interval,
         "sample_interval_s": sample_interval, "pid": pid, "python": python, "captured_at": at,
-        "captured_unix_ns": ns, "task": task, "other_threads": other,
+        "captured_unix_ns": ns, "task": task, "loop_activity": activity, "other_threads": other,
         "threads_not_sampled": not_sampled, "suppressed_episodes": suppressed,
         "capture_ms": capture_ms, "loop_pause_ms": pause_ms, "threads": threads},
     stripped.filter(bool), st.integers(0, 999), st.integers(1, 1000), seconds, seconds, seconds,
-    st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, st.integers(0, 999),
-    st.integers(0, 999), st.integers(0, 2**40), seconds, seconds, st.lists(threads, max_size=4))
+    st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, activities,
+    st.integers(0, 999), st.integers(0, 999), st.integers(0, 2**40), seconds, seconds,
+    st.lists(threads, max_size=4))
 
 FLOATS = {"blocked_s": None, "interval_s": None, "sample_interval_s": None,
           "capture_ms": 3, "loop_pause_ms": 3}  # decimal places written, None: per format
+
+
+SHARES = ("cpu_share", "runqueue_share")
+SHARE_PLACES = {6: 4, 3: 2}  # JSON: 4 decimals; text: whole percent
 
 
 def assert_same(parsed, model, places):
     for key, fixed in FLOATS.items():
         tolerance = 0.51 * 10**-(fixed or places)
         assert math.isclose(parsed[key], model[key], abs_tol=tolerance), key
-    strip = lambda r: {k: v for k, v in r.items() if k not in FLOATS}
+    strip = lambda r: {k: v for k, v in r.items() if k not in FLOATS and k != "loop_activity"}
     assert strip(parsed) == strip(model)
+    activity, expected = parsed["loop_activity"], model["loop_activity"]
+    assert (activity is None) == (expected is None)
+    if expected is not None:
+        for key in SHARES:
+            assert (activity[key] is None) == (expected[key] is None), key
+            if expected[key] is not None:
+                tolerance = 0.51 * 10**-SHARE_PLACES[places]
+                assert math.isclose(activity[key], expected[key], abs_tol=tolerance), key
+        assert ({k: v for k, v in activity.items() if k not in SHARES}
+                == {k: v for k, v in expected.items() if k not in SHARES})
 
 
 @settings(max_examples=300, deadline=None)
@@ -121,6 +147,41 @@ def test_arbitrary_json_is_a_format_error_or_a_report(value):
         parse_json_report(json.dumps(value))
     except ReportFormatError:
         pass
+
+
+def test_reports_without_loop_activity_still_read():
+    """Files written before loop_activity was added (within schema 1)."""
+    model = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
+             "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
+             "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
+             "other_threads": 0, "threads_not_sampled": 0, "suppressed_episodes": 0,
+             "capture_ms": 1.0, "loop_pause_ms": 0.1, "threads": []}
+    text = _native.render_text_report(model).decode()
+    assert "# Loop thread:" not in text
+    assert parse_text_report(text)["loop_activity"] is None
+    old_json = json.loads(_native.render_json_report(model))
+    del old_json["loop_activity"]
+    assert parse_json_report(json.dumps(old_json))["loop_activity"] is None
+
+
+@pytest.mark.parametrize("line", [
+    "on CPU (CPU 98%, CPU 97%)", "on CPU (futex)", "waiting in a syscall (CPU 1%, futex)",
+    "waiting for the GIL (starved)", "asleep", "on CPU (CPU 9e9%)", "on CPU ()",
+    "on CPU (CPU 98%); garbage collector running; garbage collector running",
+    "on CPU (CPU " + "9" * 5000 + "%)",
+])
+def test_bad_loop_thread_lines_are_format_errors(line):
+    model = {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
+             "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
+             "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
+             "loop_activity": {"state": "unknown", "syscall": "", "cpu_share": None,
+                               "runqueue_share": None, "gc_running": False},
+             "other_threads": 0, "threads_not_sampled": 0, "suppressed_episodes": 0,
+             "capture_ms": 1.0, "loop_pause_ms": 0.1, "threads": []}
+    text = _native.render_text_report(model).decode()
+    assert "# Loop thread: unknown\n" in text
+    with pytest.raises(ReportFormatError):
+        parse_text_report(text.replace("# Loop thread: unknown\n", f"# Loop thread: {line}\n"))
 
 
 def test_truncated_report_is_a_format_error():
