@@ -55,6 +55,10 @@ class LoopActivity:
         }.get(self.state, "unknown")
         if self.state == "syscall" and self.syscall:
             words += f" ({self.syscall})"
+        shares = [f"{label} {value * 100:.0f}%" for label, value in
+                  (("CPU", self.cpu_share), ("run queue", self.runqueue_share)) if value is not None]
+        if shares:
+            words += f" ({', '.join(shares)})"
         if self.gc_running:
             words += "; the garbage collector was running"
         return words

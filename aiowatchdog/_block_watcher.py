@@ -20,7 +20,7 @@ import os
 import threading
 from typing import Callable, List, Optional, Set
 
-from . import _native
+from . import _gc_phase, _native
 from ._block_info import BlockInfo, block_info_from_episode
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
@@ -64,7 +64,12 @@ class BlockWatcher:
 
     def start(self) -> "BlockWatcher":
         _native.install_capture_handler(_default_signal())
-        self._watchdog.start()
+        _gc_phase.retain()
+        try:
+            self._watchdog.start()
+        except BaseException:
+            _gc_phase.release()
+            raise
         _live.add(self)
         self._started = True
         self._loop_thread = threading.get_ident() if _running_loop() is self.loop else None
@@ -100,6 +105,7 @@ class BlockWatcher:
         self._shutdown_hook.disarm()
         self._watchdog.request_stop()
         self._watchdog.join()
+        _gc_phase.release()
         _live.discard(self)
         self._deliver(self._watchdog.take_finished())
 

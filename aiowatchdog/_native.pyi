@@ -23,7 +23,10 @@ class Watchdog:
         max_reports: int = 100,
         max_bytes: int = 64 << 20,
         max_episodes_per_minute: int = 10,
-    ) -> None: ...
+        write_reports: bool = True,
+    ) -> None:
+        """write_reports=False: in memory (aiowatchdog.watch and friends): no
+        file, no rate limit; episodes only through take_finished/sample_since."""
     def start(self) -> None: ...
     def touch(self, idle: bool) -> int:
         """The loop became busy or idle; returns the chores due (CHORE_* bits)."""
@@ -36,8 +39,15 @@ class Watchdog:
         "on-cpu" | "syscall" | "gil" | "starved" | "unknown", "syscall": str
         ("" unless state is "syscall"), "cpu_share": float or None,
         "runqueue_share": float or None (shares of the time from sample 0 to
-        the end of the episode), "gc_running": bool}), loop_stack, task,
-        started_ns, sampled_ns."""
+        the end of the episode), "gc_running": bool}), loop_stack (the loop
+        thread's whole stack in sample 0, outermost first), task (None, or
+        {"coroutine", "file", "line", "coroutine_address": id() of the
+        coroutine}), started_ns and sampled_ns (time.monotonic_ns(): the busy
+        period began, sample 0 was taken)."""
+    def sample_since(self, since_ns: int, timeout: float) -> Optional[Dict[str, Any]]:
+        """Sample 0 (as take_finished's dicts) of the episode whose busy
+        period began at or after since_ns, waiting up to timeout seconds for
+        one being taken; None if there is none."""
     def request_stop(self) -> None: ...
     def stopped(self) -> bool: ...
     def join(self) -> None: ...
@@ -57,6 +67,11 @@ class SelectProbe:
     def deactivate(self) -> None: ...
     @property
     def inner(self) -> Callable[..., Any]: ...
+
+def enter_allowed_section() -> bool:
+    """aiowatchdog.allow_blocking, on the calling thread; False when the
+    table of threads is full (then not exempted)."""
+def exit_allowed_section() -> None: ...
 
 def install_capture_handler(signo: int) -> None:
     """Installs the process-wide capture handler; ValueError for another

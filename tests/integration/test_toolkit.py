@@ -31,10 +31,12 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
     assert [b["function"] for b in blocks] == ["sleep_in_task", "spin", "watch_in_coroutine"], blocks
     sleeper, spinner, last = blocks
     assert sleeper["task"] == "sleeper-task"
+    assert sleeper["activity"] == "syscall"  # time.sleep: clock_nanosleep
     assert sleeper["file"] == "toolkit_program.py" and sleeper["line"] == SLEEP_LINE
     assert 0.095 <= sleeper["duration"] < 0.5
     assert sleeper["stack"].index("sleeper") < sleeper["stack"].index("sleep_in_task")
     assert spinner["task"] == "Task-1" and 0.055 <= spinner["duration"] < 0.5
+    assert spinner["activity"] in ("on-cpu", "starved")  # which: test_loop_activity.py
     # The block still going on when the watch ended is told at its end, whole.
     assert last["duration"] >= 0.075 and not last["ongoing"]
     # Not told: the 4 ms block (under 20 ms), the allowed 150 ms sleep, idling.
