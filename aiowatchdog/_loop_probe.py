@@ -92,10 +92,23 @@ class SelectorProbe(_Probe):
             return
         wrapper.deactivate()  # in case someone wrapped select over ours
         if vars(self._selector).get("select") is wrapper:
-            if self._previous is None:
+            previous = _live_layer(self._selector, self._previous)
+            if previous is None:
                 del self._selector.select
             else:
-                self._selector.select = self._previous  # type: ignore[method-assign]
+                self._selector.select = previous  # type: ignore[method-assign]
+
+
+def _live_layer(selector: selectors.BaseSelector, select: Any) -> Any:
+    """What `selector.select` should go back to: `select`, past our own
+    wrappers whose dumper or watcher stopped first (deactivated), or None
+    when that leaves the selector's own method (the instance attribute goes)."""
+    while isinstance(select, _native.SelectProbe) and not select.active:
+        select = select.inner
+    own = getattr(type(selector), "select", None)
+    if getattr(select, "__self__", None) is selector and getattr(select, "__func__", None) is own:
+        return None
+    return select
 
 
 class HeartbeatProbe(_Probe):

@@ -179,6 +179,7 @@ class SelectProbe {
   }
 
   void Deactivate() { active_ = false; }
+  bool active() const { return active_; }
   const py::object& inner() const { return inner_; }
 
  private:
@@ -266,6 +267,7 @@ PYBIND11_MODULE(_native, m) {
            py::arg("on_chores"))
       .def("__call__", &SelectProbe::Call, py::arg("timeout") = py::none())
       .def("deactivate", &SelectProbe::Deactivate)
+      .def_property_readonly("active", &SelectProbe::active)
       .def_property_readonly("inner", &SelectProbe::inner);
 
   m.def("install_capture_handler", [](int signo) {

@@ -9,7 +9,7 @@ import selectors
 
 import pytest
 
-from aiowatchdog import hang_inspection
+from aiowatchdog import _native, hang_inspection
 from aiowatchdog._loop_probe import HeartbeatProbe, SelectorProbe, make_probe
 from runner import loop_functions, run_program
 
@@ -107,5 +107,33 @@ def test_stopping_puts_back_a_select_wrapper_that_was_there_before():
         assert len(calls) > before
 
     import tempfile
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(main(directory))
+
+
+@pytest.mark.parametrize("first_to_stop", ["dumper", "watch"])
+def test_a_dumper_and_a_watch_on_one_loop_leave_no_wrapper_behind(first_to_stop):
+    """Each wraps the selector's select; whichever stops first, once both
+    have stopped the selector is as it was (no dead layer left in between)."""
+    import tempfile
+
+    import aiowatchdog
+
+    async def main(directory):
+        selector = asyncio.get_running_loop()._selector
+        dumper = hang_inspection.start(directory, interval=0.1)
+        await asyncio.sleep(0.01)
+        watch = aiowatchdog.watch(0.05).__enter__()
+        await asyncio.sleep(0.01)
+        assert isinstance(vars(selector).get("select"), _native.SelectProbe)
+        if first_to_stop == "dumper":
+            await hang_inspection.stop_wait(dumper)
+            watch.__exit__(None, None, None)
+        else:
+            watch.__exit__(None, None, None)
+            await hang_inspection.stop_wait(dumper)
+        assert "select" not in vars(selector)
+        await asyncio.sleep(0.01)  # and the loop goes on
+
     with tempfile.TemporaryDirectory() as directory:
         asyncio.run(main(directory))
