@@ -6,7 +6,11 @@ Handle._run timing wrapper as aiodebug's log_slow_callbacks has it, for
 reference, and an allow_blocking section entered and left by every task step),
 several rounds. Then how well watch(threshold=0.005) catches short blocks:
 100 CPU-bound blocks each of 6, 8, 10 and 20 ms, how many were told, how
-many named the blocking function, and the median duration told.
+many named the blocking function, and the median duration told. Last, the
+two per-event costs: one allow_blocking section entered and left, and the
+garbage-collector hook (aiowatchdog/_gc_phase.py) per collection: median
+time of a young-generation gc.collect(0) with the hook in gc.callbacks
+and without it, alternating.
 Prints task steps per CPU second per setting as the median over rounds and
 its ratio to "off" measured in the same run; off-vs-off spread (the first and
 second half of the "off" phases) is printed so the noise can be judged.
@@ -18,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -118,6 +123,40 @@ async def short_blocks(block_s: float, count: int = 100) -> str:
     return f"{block_s * 1000:>8.0f} ms{len(told):>10}/{count}{named:>10}{median:>14}"
 
 
+def per_call_ns(stmt: Callable[[], None], calls: int = 20_000) -> float:
+    started = time.perf_counter_ns()
+    for _ in range(calls):
+        stmt()
+    return (time.perf_counter_ns() - started) / calls
+
+
+def allow_blocking_section_ns() -> float:
+    section = aiowatchdog.allow_blocking()
+
+    def enter_and_leave() -> None:
+        with section:
+            pass
+    return statistics.median(per_call_ns(enter_and_leave) for _ in range(5))
+
+
+def gc_hook_ns(rounds: int = 10) -> Tuple[float, float]:
+    """Median ns of gc.collect(0) without and with the hook."""
+    from aiowatchdog import _gc_phase
+
+    def collect() -> None:
+        gc.collect(0)
+    without: List[float] = []
+    with_hook: List[float] = []
+    for _ in range(rounds):
+        without.append(per_call_ns(collect, 2_000))
+        _gc_phase.retain()
+        try:
+            with_hook.append(per_call_ns(collect, 2_000))
+        finally:
+            _gc_phase.release()
+    return statistics.median(without), statistics.median(with_hook)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8)
@@ -139,6 +178,11 @@ def main() -> None:
     print(f"{'block':>11}{'told':>14}{'named':>10}{'median told':>14}")
     for block_s in (0.006, 0.008, 0.010, 0.020):
         print(asyncio.run(short_blocks(block_s)))
+    print()
+    print(f"allow_blocking section, entered and left: {allow_blocking_section_ns():,.0f} ns")
+    without, with_hook = gc_hook_ns()
+    print(f"gc.collect(0): {without:,.0f} ns without the gc hook, {with_hook:,.0f} ns with it "
+          f"(+{with_hook - without:,.0f} ns per collection)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,11 @@ from runner import Run, loop_thread, run_program
 
 pytestmark = pytest.mark.slow
 
+# The function in activity_program.py that blocks the loop, per block kind.
+BLOCKING_FUNCTION = {"cpu": "spins_in_python", "sleep": "sleeps_in_a_syscall",
+                     "gil": "waits_for_the_gil", "starved": "starves_on_a_shared_cpu",
+                     "gc": "collects_garbage"}
+
 # time.sleep is clock_nanosleep from 3.11, select() before.
 SLEEP_CALLS = {"clock_nanosleep", "nanosleep", "select", "pselect6"}
 
@@ -38,6 +43,13 @@ def block_report(run: Run, kind: str) -> Tuple[Dict, Dict]:
     reports = [r for r in run.reports() if start["t_ns"] <= r["captured_unix_ns"] <= end["t_ns"]]
     assert len(reports) == 1, [r["path"] for r in reports]
     report = reports[0]
+    # The report is about this block: the loop thread's section names the
+    # function that blocks it (a starved thread may not get a CPU in time to
+    # answer; its section then says so instead).
+    section = loop_thread(report)
+    functions = [f["function"] for f in section["frames"]]
+    if not (kind == "starved" and section["status"] == "no answer"):
+        assert BLOCKING_FUNCTION[kind] in functions, (section["status"], functions)
     activity, text = report["loop_activity"], report["text"]["loop_activity"]
     assert activity is not None and text is not None
     for key in ("state", "syscall", "gc_running"):
