@@ -17,8 +17,8 @@ import threading
 import time
 from typing import List, Optional
 
-from . import hang_inspection
-from ._report_files import list_reports
+from .. import hang_inspection
+from .._report_files import list_reports
 
 BLOCK_SECONDS = 1.3
 

@@ -1,0 +1,15 @@
+"""python -m aiowatchdog show: (being written)."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "show"
+HELP = "(being written)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def execute(args: argparse.Namespace) -> int:
+    return 2
