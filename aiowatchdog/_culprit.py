@@ -10,7 +10,10 @@ import os
 import site
 import sysconfig
 from functools import lru_cache
-from typing import Any, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+
+# The demo's blocking program plays the application, though it ships with us.
+_DEMO_PROGRAM = os.path.join(os.path.dirname(os.path.realpath(__file__)), "_cli", "demo_program.py")
 
 
 @lru_cache(maxsize=1)
@@ -39,14 +42,20 @@ def is_library_file(path: str) -> bool:
     if not os.path.isabs(path):
         return False
     real = os.path.realpath(path)
+    if real == _DEMO_PROGRAM:
+        return False
     return any(real.startswith(d) for d in _library_dirs())
 
 
-def culprit_frame(stack: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+def culprit_frame(
+    stack: Sequence[Mapping[str, Any]],
+    is_library: Callable[[str], bool] = is_library_file,
+) -> Optional[Mapping[str, Any]]:
     """The culprit among `stack`'s frames (dicts with kind, file, line,
-    function; outermost first), or None when it has no Python frame."""
+    function; outermost first), or None when it has no Python frame.
+    `is_library` tells library files (default: this machine's, above)."""
     python = [f for f in stack if f.get("kind") == "python"]
     for frame in reversed(python):
-        if not is_library_file(frame.get("file") or ""):
+        if not is_library(frame.get("file") or ""):
             return frame
     return python[-1] if python else None

@@ -1,6 +1,7 @@
 """`python -m aiowatchdog demo`: a small asyncio program that blocks its own
 loop in three typical ways under the watchdog, then says where the reports
-went and shows the first one.
+went, shows the first one and ends with `python -m aiowatchdog report` on
+them.
 
 The blocks, one after another, each about 1.3 s:
   1. time.sleep in a coroutine,
@@ -85,4 +86,8 @@ def run_demo(directory: Optional[str] = None) -> List[str]:
         print(f"\n--- {reports[0]} ---")
         with open(reports[0], encoding="utf-8") as f:
             print(f.read())
+        print(f"--- python -m aiowatchdog report {directory} ---")
+        from . import main
+
+        main(["report", directory])
     return reports
