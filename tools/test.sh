@@ -25,12 +25,17 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
 
+default=$(python3 -c 'import platform; print(platform.python_version())')
 for py in $PYTHONS; do
   version=$("$py" -c 'import platform; print(platform.python_version())')
   echo "== CPython $version: extension (pip install -e .) and pytest =="
   # No build isolation: bootstrap.sh installed the build requirements already.
   "$py" -m pip install -q --disable-pip-version-check --no-build-isolation -e .
-  "$py" -m pytest "$@"
+  # Property tests at full size on the default interpreter, a fifth elsewhere
+  # (tests/fuzz_scale.py).
+  scale=1
+  [ "$version" = "$default" ] || scale=${AIOWATCHDOG_FUZZ_SCALE:-0.2}
+  AIOWATCHDOG_FUZZ_SCALE=$scale "$py" -m pytest "$@"
 done
 
 if [ -z "${AIOWATCHDOG_SKIP_FAULT_FIGURES:-}" ]; then

@@ -14,6 +14,7 @@ import tempfile
 from typing import Any, Callable, Dict, List
 
 import pytest
+from fuzz_scale import examples
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ from aiowatchdog._report_files import (
 from unit.test_report_roundtrip import reports as report_models
 
 STEM = "stacktrace-20260101-120000.000000-0"
-FUZZ = settings(max_examples=300, deadline=None,
+FUZZ = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -243,19 +244,19 @@ def test_arbitrary_text(text):
     read_every_report(as_both(text.encode("utf-8", "surrogatepass")))
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=examples(600))
 @given(mutated_reports())
 def test_mutated_real_reports(data):
     read_every_report(as_both(data))
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=examples(600))
 @given(retyped_json_reports())
 def test_json_reports_with_values_retyped_or_removed(data):
     read_every_report({STEM + ".json": data})
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(report_models)
 def test_unmutated_reports_are_read_whole(model):
     """The control: real reports are read, not refused."""

@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+from fuzz_scale import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,13 +102,13 @@ def assert_same(parsed, model, places):
                 == {k: v for k, v in expected.items() if k not in SHARES})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(reports)
 def test_json_round_trip(model):
     assert_same(parse_json_report(_native.render_json_report(model).decode()), model, 6)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(reports)
 def test_text_round_trip(model):
     parsed = parse_text_report(_native.render_text_report(model).decode())
