@@ -9,9 +9,12 @@ asyncio.BaseEventLoop (asyncio's own, and subclasses) calls
 begins, and `(None)` when it ends, looking the function up at each call. So
 that function is wrapped, while any subscriber exists, and each LoopWatchers
 starts a watcher when a loop starts running and stops it when the loop stops
-(a stopped loop is not a blocked one). uvloop sets its running loop in C and
-is not seen this way; `LoopWatchers.watch_running_loop()` covers a loop that
-already runs.
+(a stopped loop is not a blocked one). uvloop sets its running loop in C,
+through the `asyncio._set_running_loop` it bound when it was imported, and
+is not seen this way unless `see_uvloop_imported_later()` ran first;
+`LoopWatchers.watch_running_loop()` covers a loop that already runs.
+hang_inspection's per-loop dumpers for `python -m aiowatchdog run`
+(_loop_dumpers.py) subscribe the same way.
 """
 from __future__ import annotations
 
@@ -19,20 +22,34 @@ import asyncio
 import asyncio.events
 import logging
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from ._block_watcher import BlockWatcher, OnBlock
 
 logger = logging.getLogger("aiowatchdog")
 
+
+class LoopSubscriber(Protocol):
+    """Told on the loop's thread, inside run_forever, right after the loop
+    became this thread's running loop, and right after it stopped being it."""
+
+    def _loop_started(self, loop: asyncio.AbstractEventLoop) -> Any: ...
+
+    def _loop_stopped(self, loop: asyncio.AbstractEventLoop) -> None: ...
+
+
 _lock = threading.Lock()
-_subscribers: List["LoopWatchers"] = []
-_original_set_running_loop: Optional[Any] = None
+_subscribers: List[LoopSubscriber] = []
+# What the wrapper calls: the function it replaced when it was last put in.
+# Kept when the wrapper is taken out: a uvloop that bound the wrapper
+# (see_uvloop_imported_later) calls it for good.
+_original_set_running_loop: Callable[[Optional[asyncio.AbstractEventLoop]], None] = (
+    asyncio.events._set_running_loop
+)
 
 
 def _set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
     previous = asyncio.events._get_running_loop()
-    assert _original_set_running_loop is not None
     _original_set_running_loop(loop)
     with _lock:
         subscribers = list(_subscribers)
@@ -46,24 +63,33 @@ def _set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
             logger.exception("aiowatchdog could not start or stop watching %r", loop or previous)
 
 
-def _subscribe(subscriber: "LoopWatchers") -> None:
+def subscribe(subscriber: LoopSubscriber) -> None:
     global _original_set_running_loop
     with _lock:
-        if not _subscribers:
+        if not _subscribers and asyncio.events._set_running_loop is not _set_running_loop:
             _original_set_running_loop = asyncio.events._set_running_loop
             asyncio.events._set_running_loop = _set_running_loop
         _subscribers.append(subscriber)
 
 
-def _unsubscribe(subscriber: "LoopWatchers") -> None:
-    global _original_set_running_loop
+def unsubscribe(subscriber: LoopSubscriber) -> None:
     with _lock:
         if subscriber in _subscribers:
             _subscribers.remove(subscriber)
-        if not _subscribers and _original_set_running_loop is not None:
-            if asyncio.events._set_running_loop is _set_running_loop:
-                asyncio.events._set_running_loop = _original_set_running_loop
-            _original_set_running_loop = None
+        if not _subscribers and asyncio.events._set_running_loop is _set_running_loop:
+            asyncio.events._set_running_loop = _original_set_running_loop
+
+
+def see_uvloop_imported_later() -> None:
+    """uvloop binds `asyncio._set_running_loop` once, when uvloop.loop is
+    imported, and calls that from its C run_forever. Put the wrapper there
+    too, for good, so that a uvloop imported after this call tells the
+    subscribers as asyncio's loops do. With no subscriber the wrapper only
+    forwards. For `python -m aiowatchdog run`, which calls it before the
+    program imports anything; a uvloop imported earlier is not seen."""
+    with _lock:
+        if asyncio._set_running_loop is not _set_running_loop:  # type: ignore[attr-defined]
+            asyncio._set_running_loop = _set_running_loop  # type: ignore[attr-defined]
 
 
 class LoopWatchers:
@@ -84,7 +110,7 @@ class LoopWatchers:
         self._closed = False
 
     def open(self) -> "LoopWatchers":
-        _subscribe(self)
+        subscribe(self)
         return self
 
     def watch_running_loop(self) -> Optional[BlockWatcher]:
@@ -98,7 +124,7 @@ class LoopWatchers:
 
     def close(self) -> None:
         """Stops every watcher (each hands over its block in progress)."""
-        _unsubscribe(self)
+        unsubscribe(self)
         with self._lock:
             self._closed = True
             watchers = list(self.watchers_by_loop.values())
