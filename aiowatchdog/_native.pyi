@@ -24,6 +24,7 @@ class Watchdog:
         max_bytes: int = 64 << 20,
         max_episodes_per_minute: int = 10,
         write_reports: bool = True,
+        profile_hz: float = 0.0,
     ) -> None:
         """write_reports=False: in memory (aiowatchdog.watch and friends): no
         file, no rate limit; episodes only through take_finished/sample_since."""

@@ -62,6 +62,9 @@ class Options:
     max_episodes_per_minute: episodes reported in any sliding minute; the
         ones over it are not captured, only counted, and the count appears
         in the next report written.
+    profile_hz: None (off), or how many times a second the loop's thread
+        alone is sampled while a hang lasts, into one profile file per
+        episode (aiowatchdog/_profile_files.py); 0 < profile_hz <= 1000.
     """
 
     interval: float = 0.25
@@ -73,6 +76,7 @@ class Options:
     max_reports: int = 100
     max_bytes: int = 64 << 20
     max_episodes_per_minute: int = 10
+    profile_hz: Optional[float] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "interval", check_seconds("interval", self.interval))
@@ -91,6 +95,13 @@ class Options:
         _check_count("max_reports", self.max_reports, _MAX_INT32)
         _check_count("max_bytes", self.max_bytes, _MAX_INT64)
         _check_count("max_episodes_per_minute", self.max_episodes_per_minute, _MAX_INT32)
+        if self.profile_hz is not None:
+            hz = self.profile_hz
+            if isinstance(hz, bool) or not isinstance(hz, (int, float)):
+                raise TypeError(f"profile_hz must be a number or None, got {hz!r}")
+            if not 0 < hz <= 1000:  # NaN fails too
+                raise ValueError(f"profile_hz must be > 0 and <= 1000 (or None: off), got {hz!r}")
+            object.__setattr__(self, "profile_hz", float(hz))
         signo = default_signal() if self.signal is None else self.signal
         if isinstance(signo, bool) or not isinstance(signo, int):
             raise TypeError(f"signal must be an int, got {signo!r}")

@@ -70,6 +70,7 @@ class Dumper:
             max_reports=options.max_reports,
             max_bytes=options.max_bytes,
             max_episodes_per_minute=options.max_episodes_per_minute,
+            profile_hz=options.profile_hz or 0.0,
         )
         self._shutdown_hook = LoopShutdownHook(self.stop)
         self._probe = make_probe(loop, self._watchdog, options.interval,
@@ -175,13 +176,16 @@ def start(
     max_reports: int = 100,
     max_bytes: int = 64 << 20,
     max_episodes_per_minute: int = 10,
+    profile_hz: Optional[float] = None,
 ) -> Dumper:
     """Starts watching `loop` (default: the running loop) for hangs.
 
     The directory keeps at most `max_reports` reports and `max_bytes` bytes
     (the oldest go first) and gets reports for at most
     `max_episodes_per_minute` episodes; temporary files left by a killed
-    writer are removed here.
+    writer are removed here. With `profile_hz`, the loop's thread alone is
+    also sampled that many times a second while a hang lasts, and each
+    episode gets one profile file when it ends.
 
     Raises ValueError/TypeError for a bad option, NotADirectoryError when the
     path (or a parent) is a file, PermissionError when the directory cannot be
@@ -190,7 +194,8 @@ def start(
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
                       signal=signal, native_stacks=native_stacks, max_threads=max_threads,
                       max_reports=max_reports, max_bytes=max_bytes,
-                      max_episodes_per_minute=max_episodes_per_minute)
+                      max_episodes_per_minute=max_episodes_per_minute,
+                      profile_hz=profile_hz)
     directory = _prepare_directory(stack_output_dir)
     if loop is None:
         try:

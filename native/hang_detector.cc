@@ -1,6 +1,8 @@
 // See hang_detector.h for the rules this implements.
 #include "hang_detector.h"
 
+#include <algorithm>
+
 namespace aiowatchdog {
 
 Decision HangDetector::Next(int64_t now_ns, LoopState loop) {
@@ -37,6 +39,7 @@ Decision HangDetector::Next(int64_t now_ns, LoopState loop) {
     ++episode_seq_;
     samples_taken_ = 0;
     next_sample_ns_ = now_ns;
+    next_profile_ns_ = now_ns + config_.profile_interval_ns;
   }
   if (samples_taken_ < config_.samples && now_ns >= next_sample_ns_) {
     d.kind = Decision::Kind::kSample;
@@ -48,10 +51,23 @@ Decision HangDetector::Next(int64_t now_ns, LoopState loop) {
     if (next_sample_ns_ <= now_ns) next_sample_ns_ = now_ns + config_.sample_interval_ns;
     return d;
   }
-  // Waiting for the next sample or, once all are taken, for the recovery
-  // transition, which wakes the watchdog.
+  const bool profiling = config_.profile_interval_ns > 0;
+  if (profiling && now_ns >= next_profile_ns_) {
+    d.kind = Decision::Kind::kProfile;
+    d.blocked_ns = now_ns - episode_state_.stamp_ns;
+    d.episode_seq = episode_seq_;
+    // Ticks missed (a slow capture, a stalled machine) are skipped, not owed.
+    next_profile_ns_ += config_.profile_interval_ns;
+    if (next_profile_ns_ <= now_ns) next_profile_ns_ = now_ns + config_.profile_interval_ns;
+    return d;
+  }
+  // Waiting for the next sample or profile tick or, once all samples are
+  // taken and without profiling, for the recovery transition, which wakes
+  // the watchdog.
   if (samples_taken_ < config_.samples) {
-    d.deadline_ns = next_sample_ns_;
+    d.deadline_ns = profiling ? std::min(next_sample_ns_, next_profile_ns_) : next_sample_ns_;
+  } else if (profiling) {
+    d.deadline_ns = next_profile_ns_;
   } else {
     d.kind = Decision::Kind::kPark;
   }

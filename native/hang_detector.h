@@ -13,7 +13,9 @@
 // `samples`. Any newer transition ends the episode (no sample after recovery)
 // and re-arms detection. A loop idle for `park_after` lets the watchdog park:
 // it sleeps until the loop's next transition wakes it, costing nothing while
-// the loop idles.
+// the loop idles. With `profile_interval_ns` set, a hang also gets a profile
+// tick every profile_interval_ns from detection until it ends (after the
+// samples are all taken too); a healthy loop gets none.
 #ifndef AIOWATCHDOG_HANG_DETECTOR_H_
 #define AIOWATCHDOG_HANG_DETECTOR_H_
 
@@ -26,6 +28,7 @@ struct DetectorConfig {
   int32_t samples;
   int64_t sample_interval_ns;
   int64_t park_after_ns;
+  int64_t profile_interval_ns = 0;  // 0: no profile ticks
 };
 
 // The loop's last transition. stamp_ns 0: none yet (not armed).
@@ -43,6 +46,7 @@ struct Decision {
     kPark,          // nothing to do until the loop's next transition
     kSample,        // capture sample `sample_index` of the current episode now
     kEpisodeEnded,  // the loop recovered; `blocked_ns` is the whole hang
+    kProfile,       // take a profile sample of the loop's thread now
   };
   Kind kind;
   int64_t deadline_ns = 0;   // kSleepUntil
@@ -69,6 +73,7 @@ class HangDetector {
   int64_t episode_seq_ = 0;
   int32_t samples_taken_ = 0;
   int64_t next_sample_ns_ = 0;
+  int64_t next_profile_ns_ = 0;
 };
 
 }  // namespace aiowatchdog

@@ -34,6 +34,14 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 }  // namespace
 
+std::string JsonFrame(const Frame& f) {
+  return fmt::format("{{\"kind\": {}, \"file\": {}, \"line\": {}, \"function\": {}, "
+                     "\"source\": {}}}",
+                     JsonQuote(f.kind), JsonQuote(f.file),
+                     f.line < 0 ? "null" : std::to_string(f.line), JsonQuote(f.function),
+                     JsonQuote(f.source));
+}
+
 std::string JsonQuote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
@@ -111,12 +119,7 @@ std::string RenderJsonReport(const SampleReport& r) {
                    t.is_loop ? "true" : "false", JsonQuote(t.status), JsonQuote(t.kernel_state),
                    t.truncated ? "true" : "false");
     for (size_t k = 0; k < t.frames.size(); ++k) {
-      const Frame& f = t.frames[k];
-      fmt::format_to(it, "{}\n       {{\"kind\": {}, \"file\": {}, \"line\": {}, \"function\": {}, "
-                         "\"source\": {}}}",
-                     k ? "," : "", JsonQuote(f.kind), JsonQuote(f.file),
-                     f.line < 0 ? "null" : std::to_string(f.line), JsonQuote(f.function),
-                     JsonQuote(f.source));
+      fmt::format_to(it, "{}\n       {}", k ? "," : "", JsonFrame(t.frames[k]));
     }
     out += t.frames.empty() ? "]}" : "\n     ]}";
   }

@@ -16,6 +16,10 @@ std::string RenderJsonReport(const SampleReport& report);
 // A JSON string literal, quotes included, for any bytes.
 std::string JsonQuote(std::string_view bytes);
 
+// One frame as a JSON object with the report's frame keys (kind, file, line,
+// function, source), on one line: the reports' and the profiles' frames.
+std::string JsonFrame(const Frame& frame);
+
 }  // namespace aiowatchdog
 
 #endif  // AIOWATCHDOG_JSON_REPORT_H_

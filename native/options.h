@@ -42,6 +42,12 @@ struct WatchdogOptions {
   // written, pruned or cleaned up, output_dir is unused, and every episode is
   // captured (no rate limit: the caller asked for every block).
   bool write_reports = true;
+  // Blocked-time profiling (episode_profile.h): while a hang lasts, and only
+  // then, the loop's thread alone is sampled this many times a second, and
+  // the episode gets one profile file when it ends. 0 (default): off; the
+  // cost is one signal and one stack walk of the loop's thread per sample,
+  // none while the loop is healthy. Ignored when write_reports is false.
+  double profile_hz = 0;
   // Interpreter version line for the report header.
   std::string python_version;
 };

@@ -66,26 +66,46 @@ bool ForEachEntry(const std::string& dir, Visit visit) {
 
 }  // namespace
 
+namespace {
+
+// "YYYYMMDD-HHMMSS.ffffff" at the start of `rest`, consumed.
+bool ConsumeTimestamp(std::string_view* rest) {
+  std::string_view r = *rest;
+  if (!Digits(r, 8) || r.size() < 9 || r[8] != '-') return false;
+  r.remove_prefix(9);
+  if (!Digits(r, 6) || r.size() < 7 || r[6] != '.') return false;
+  r.remove_prefix(7);
+  if (!Digits(r, 6)) return false;
+  r.remove_prefix(6);
+  *rest = r;
+  return true;
+}
+
+}  // namespace
+
 bool ParseReportFileName(std::string_view name, std::string_view* stem) {
+  std::string_view rest = name;
+  // profile-YYYYMMDD-HHMMSS.ffffff.json: one file, its own unit.
+  if (ConsumePrefix(&rest, "profile-")) {
+    if (!ConsumeSuffix(&rest, ".json") || !ConsumeTimestamp(&rest) || !rest.empty()) return false;
+    *stem = name.substr(0, name.size() - 5);
+    return true;
+  }
   // stacktrace-YYYYMMDD-HHMMSS.ffffff-N.{txt,json}
   constexpr std::string_view kPrefix = "stacktrace-";
-  std::string_view rest = name;
   if (!ConsumePrefix(&rest, kPrefix)) return false;
   if (!ConsumeSuffix(&rest, ".txt") && !ConsumeSuffix(&rest, ".json")) return false;
   const std::string_view timestamp = rest;
-  if (!Digits(rest, 8) || rest.size() < 9 || rest[8] != '-') return false;
-  rest.remove_prefix(9);
-  if (!Digits(rest, 6) || rest.size() < 7 || rest[6] != '.') return false;
-  rest.remove_prefix(7);
-  if (!Digits(rest, 6) || rest.size() < 8 || rest[6] != '-') return false;
-  rest.remove_prefix(7);
-  if (rest.empty() || !Digits(rest, rest.size())) return false;
+  if (!ConsumeTimestamp(&rest) || rest.size() < 2 || rest[0] != '-') return false;
+  rest.remove_prefix(1);
+  if (!Digits(rest, rest.size())) return false;
   *stem = name.substr(0, kPrefix.size() + timestamp.size());
   return true;
 }
 
 bool ParseTempFileName(std::string_view name, pid_t* writer) {
-  if (!StartsWith(name, ".stacktrace-") && !StartsWith(name, ".aiowatchdog-probe-")) {
+  if (!StartsWith(name, ".stacktrace-") && !StartsWith(name, ".profile-") &&
+      !StartsWith(name, ".aiowatchdog-probe-")) {
     return false;
   }
   std::string_view rest = name;

@@ -3,9 +3,11 @@
 // temporary file of a writer that was killed.
 //
 // A report is one sample: its ".txt" and its ".json" twin, counted and
-// removed together. Only names a report writer makes are ever touched
-// (stacktrace-YYYYMMDD-HHMMSS.ffffff-N.{txt,json}, and the temporaries
-// .<that name>.<pid>.tmp and .aiowatchdog-probe-<tid>.<pid>.tmp); anything
+// removed together; an episode's profile file (profile_hz) counts as one
+// report of its own. Only names a report writer makes are ever touched
+// (stacktrace-YYYYMMDD-HHMMSS.ffffff-N.{txt,json},
+// profile-YYYYMMDD-HHMMSS.ffffff.json, and the temporaries
+// .<such a name>.<pid>.tmp and .aiowatchdog-probe-<tid>.<pid>.tmp); anything
 // else in the directory is left alone. The limits hold for the directory, so
 // processes sharing one directory share its bound.
 //

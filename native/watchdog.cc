@@ -22,6 +22,12 @@
 namespace aiowatchdog {
 namespace {
 
+// profile_hz as the detector's tick period; 0 (off) for in-memory watchdogs.
+int64_t ProfileIntervalNs(const WatchdogOptions& o) {
+  if (!o.write_reports || !(o.profile_hz > 0)) return 0;
+  return std::max<int64_t>(1, static_cast<int64_t>(1e9 / o.profile_hz));
+}
+
 // The recovery WARNING shows the native frames inside the loop thread's
 // innermost Python frame (at most kWarningNativeFrames), then kWarningFrames
 // frames from that Python frame outwards.
@@ -55,7 +61,8 @@ Watchdog::Watchdog(WatchdogOptions options)
     : options_(std::move(options)),
       detector_(DetectorConfig{options_.interval_ns, options_.samples,
                                options_.sample_interval_ns,
-                               std::max(kMinParkAfterNs, 4 * options_.interval_ns)}),
+                               std::max(kMinParkAfterNs, 4 * options_.interval_ns),
+                               ProfileIntervalNs(options_)}),
       rate_limit_(options_.max_episodes_per_minute, options_.rate_window_ns) {}
 
 Watchdog::~Watchdog() {
@@ -182,6 +189,16 @@ void Watchdog::Run() {
       case Decision::Kind::kEpisodeEnded:
         EndEpisode(decision.blocked_ns, /*recovered=*/true);
         break;
+      case Decision::Kind::kProfile:
+        lock.unlock();
+        TakeProfileSample();
+        lock.lock();
+        break;
+    }
+    if (!pending_profile_.empty()) {
+      lock.unlock();
+      WritePendingProfile();
+      lock.lock();
     }
   }
   if (detector_.in_episode()) {
@@ -196,6 +213,7 @@ void Watchdog::Run() {
     }
   }
   lock.unlock();
+  WritePendingProfile();
   RemoveThreadToSkip(self);
   exited_.store(true, std::memory_order_release);
 }
@@ -218,6 +236,9 @@ void Watchdog::TakeSample(const Decision& decision) {
     } else {
       current_.suppressed_before = suppressed_since_report_;
     }
+    profile_.Reset();
+    profiling_episode_ = !current_suppressed_ && ProfileIntervalNs(options_) > 0;
+    profile_sample0_unix_ns_ = 0;
   }
   if (current_suppressed_) return;  // over the rate limit: not even captured
   const pid_t loop_tid = loop_tid_.load();
@@ -279,6 +300,10 @@ void Watchdog::TakeSample(const Decision& decision) {
     current_.task = report.task;
     current_.activity = report.loop_activity;
     current_.sampled_ns = MonotonicNowNs();
+    profile_sample0_unix_ns_ = captured_unix_ns;
+    for (const ThreadReport& t : report.threads) {
+      if (t.is_loop) profile_loop_name_ = t.name;
+    }
   }
   if (options_.write_reports) WriteSample(report);
 }
@@ -303,6 +328,43 @@ void Watchdog::WriteSample(const SampleReport& report) {
   PruneReports(options_.output_dir, RetentionLimits{options_.max_reports, options_.max_bytes});
 }
 
+// Watchdog thread, mu_ not held: one profile sample, the loop's thread only.
+void Watchdog::TakeProfileSample() {
+  if (!profiling_episode_) return;
+  const pid_t loop_tid = loop_tid_.load();
+  const LoopState before = LoadState();
+  CaptureRequest request;
+  request.first = loop_tid;
+  request.answer_timeout_ns = options_.answer_timeout_ns;
+  request.native = options_.native_stacks;
+  request.max_threads = 1;
+  const CaptureResult captures = CaptureAllThreads(request);
+  if (LoadState() != before) {  // the loop moved: not the hang any more
+    profile_.Discard();
+    return;
+  }
+  SampleReport header;
+  const SampleReport sample = BuildSample(std::move(header), captures, loop_tid,
+                                          options_.native_stacks, sources_, symbolizer_);
+  for (const ThreadReport& t : sample.threads) {
+    if (t.is_loop && t.status == "answered") {
+      profile_.Add(t.frames);
+      return;
+    }
+  }
+  profile_.Discard();  // the loop's thread did not answer
+}
+
+// Watchdog thread, mu_ not held.
+void Watchdog::WritePendingProfile() {
+  if (pending_profile_.empty()) return;
+  const std::string name = std::exchange(pending_profile_name_, std::string());
+  const std::string content = std::exchange(pending_profile_, std::string());
+  if (WriteFileAtomically(options_.output_dir, name, content).ok()) {
+    PruneReports(options_.output_dir, RetentionLimits{options_.max_reports, options_.max_bytes});
+  }
+}
+
 // Watchdog thread, mu_ held.
 void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   in_episode_.store(false, std::memory_order_seq_cst);
@@ -315,6 +377,23 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   const int64_t allowed_ns = ReadAllowedSection(loop_tid_.load()).total_ns - allowed_ns_at_start_;
   current_.blocked_s = std::max<int64_t>(0, blocked_ns - allowed_ns) / 1e9;
   current_.recovered = recovered;
+  // Sample 0 named the files; without it (discarded: the loop had already
+  // moved) the episode has no report for the profile to sit beside.
+  if (std::exchange(profiling_episode_, false) && profile_sample0_unix_ns_ != 0) {
+    ProfileHeader header;
+    header.episode_id = current_.episode_id;
+    header.pid = getpid();
+    header.python_version = options_.python_version;
+    header.profile_hz = options_.profile_hz;
+    header.interval_s = options_.interval_ns / 1e9;
+    header.started_unix_ns = profile_sample0_unix_ns_;
+    header.blocked_s = current_.blocked_s;
+    header.recovered = recovered;
+    header.loop_native_id = loop_tid_.load();
+    header.loop_thread_name = profile_loop_name_;
+    pending_profile_name_ = ProfileFileName(profile_sample0_unix_ns_);
+    pending_profile_ = profile_.RenderJson(header);
+  }
   if (current_.activity) {
     ReviseOverEpisode(WindowBetween(episode_start_sched_, ReadSchedSnapshot(loop_tid_.load()),
                                     episode_pause_ns_),

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "episode_profile.h"
 #include "episode_rate_limit.h"
 #include "hang_detector.h"
 #include "options.h"
@@ -119,6 +120,9 @@ class Watchdog {
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
   void WriteSample(const SampleReport& report);
+  void TakeProfileSample();
+  // Writes the profile EndEpisode left in pending_profile_, if any. mu_ not held.
+  void WritePendingProfile();
 
   const WatchdogOptions options_;
   HangDetector detector_;
@@ -158,6 +162,16 @@ class Watchdog {
   int64_t suppressed_since_report_ = 0;   // watchdog thread only
   bool write_failing_ = false;            // watchdog thread only: the last write failed
   int64_t reports_lost_ = 0;              // watchdog thread only: since write_failing_
+  // profile_hz (episode_profile.h), watchdog thread only: whether this
+  // episode is profiled, its samples so far, sample 0's capture time and the
+  // loop thread's name then, and the file EndEpisode rendered, to be written
+  // once mu_ is released (the loop's Touch may wait on mu_).
+  bool profiling_episode_ = false;
+  EpisodeProfile profile_;
+  int64_t profile_sample0_unix_ns_ = 0;
+  std::string profile_loop_name_;
+  std::string pending_profile_name_;
+  std::string pending_profile_;
   std::atomic<int64_t> suppressed_total_{0};
   std::vector<FinishedEpisode> finished_; // guarded by mu_
   int64_t capturing_since_ns_ = 0;        // guarded by mu_: busy stamp of the

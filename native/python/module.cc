@@ -211,8 +211,12 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init([](const std::string& output_dir, double interval, int samples,
                        double sample_interval, const std::string& python_version,
                        bool native_stacks, int max_threads, int max_reports, int64_t max_bytes,
-                       int max_episodes_per_minute, bool write_reports) {
+                       int max_episodes_per_minute, bool write_reports, double profile_hz) {
              CheckAtLeastOne("samples", samples);
+             if (!(profile_hz >= 0 && profile_hz <= 1000)) {  // NaN fails too
+               throw py::value_error(
+                   "profile_hz must be from 0 (off) to 1000, got " + std::to_string(profile_hz));
+             }
              CheckAtLeastOne("max_threads", max_threads);
              CheckAtLeastOne("max_reports", max_reports);
              CheckAtLeastOne("max_bytes", max_bytes);
@@ -229,13 +233,14 @@ PYBIND11_MODULE(_native, m) {
              o.samples = samples;
              o.sample_interval_ns = SecondsToNs(sample_interval, "sample_interval");
              o.python_version = python_version;
+             o.profile_hz = profile_hz;
              return std::make_unique<Watchdog>(std::move(o));
            }),
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
            py::arg("sample_interval"), py::arg("python_version"), py::arg("native_stacks") = true,
            py::arg("max_threads") = 1024, py::arg("max_reports") = 100,
            py::arg("max_bytes") = int64_t{64} << 20, py::arg("max_episodes_per_minute") = 10,
-           py::arg("write_reports") = true)
+           py::arg("write_reports") = true, py::arg("profile_hz") = 0.0)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")

@@ -114,5 +114,66 @@ TEST(HangDetector, SingleSampleEpisodes) {
   EXPECT_EQ(d.Next(T(5000), Busy(0)).kind, Kind::kPark);
 }
 
+// profile_hz: ticks every 10 ms from detection to recovery, between the
+// samples and after the last one; none while the loop is healthy.
+HangDetector MakeProfilingDetector() {
+  DetectorConfig config{250 * kMs, 2, 1000 * kMs, 1000 * kMs};
+  config.profile_interval_ns = 10 * kMs;
+  return HangDetector(config);
+}
+
+TEST(HangDetector, ProfileTicksOnlyDuringAHang) {
+  HangDetector d = MakeProfilingDetector();
+  // Healthy: busy for less than the interval, then idle for long: no tick.
+  EXPECT_EQ(d.Next(T(100), Busy(0)).kind, Kind::kSleepUntil);
+  EXPECT_EQ(d.Next(T(2000), Idle(200)).kind, Kind::kPark);
+  // A hang: sample 0 first, then the next wake-up is the first tick.
+  ASSERT_EQ(d.Next(T(2500), Busy(2240)).kind, Kind::kSample);
+  Decision wait = d.Next(T(2501), Busy(2240));
+  ASSERT_EQ(wait.kind, Kind::kSleepUntil);
+  EXPECT_EQ(wait.deadline_ns, T(2510));
+  Decision tick = d.Next(T(2510), Busy(2240));
+  ASSERT_EQ(tick.kind, Kind::kProfile);
+  EXPECT_EQ(tick.blocked_ns, 270 * kMs);
+  EXPECT_EQ(tick.episode_seq, 1);
+  EXPECT_EQ(d.Next(T(2511), Busy(2240)).deadline_ns, T(2520));
+}
+
+TEST(HangDetector, ProfileTicksKeepTheSamplesOnSchedule) {
+  HangDetector d = MakeProfilingDetector();
+  ASSERT_EQ(d.Next(T(300), Busy(0)).kind, Kind::kSample);
+  int ticks = 0;
+  int64_t now = 300;
+  Decision next{Kind::kSleepUntil};
+  // Act on every decision at its deadline until sample 1 comes.
+  for (;;) {
+    next = d.Next(T(now), Busy(0));
+    if (next.kind == Kind::kSample) break;
+    if (next.kind == Kind::kProfile) ++ticks;
+    if (next.kind == Kind::kSleepUntil) now = (next.deadline_ns - kBase) / kMs;
+  }
+  EXPECT_EQ(next.sample_index, 1);
+  EXPECT_EQ(now, 1300);  // on time, as without profiling
+  EXPECT_EQ(ticks, 99);  // 310 ms .. 1290 ms (the tick at 1300 comes after the sample)
+  // After the last sample: the tick due at 1300, then ticks until recovery,
+  // no park.
+  EXPECT_EQ(d.Next(T(1301), Busy(0)).kind, Kind::kProfile);
+  Decision after = d.Next(T(1302), Busy(0));
+  ASSERT_EQ(after.kind, Kind::kSleepUntil);
+  EXPECT_EQ(after.deadline_ns, T(1310));
+  EXPECT_EQ(d.Next(T(1310), Busy(0)).kind, Kind::kProfile);
+  Decision ended = d.Next(T(1400), Idle(1390));
+  EXPECT_EQ(ended.kind, Kind::kEpisodeEnded);
+  EXPECT_EQ(ended.blocked_ns, 1390 * kMs);
+}
+
+TEST(HangDetector, MissedProfileTicksAreSkippedNotOwed) {
+  HangDetector d = MakeProfilingDetector();
+  ASSERT_EQ(d.Next(T(300), Busy(0)).kind, Kind::kSample);
+  // The watchdog stalled 95 ms: one tick now, the next a full period later.
+  ASSERT_EQ(d.Next(T(405), Busy(0)).kind, Kind::kProfile);
+  EXPECT_EQ(d.Next(T(406), Busy(0)).deadline_ns, T(415));
+}
+
 }  // namespace
 }  // namespace aiowatchdog

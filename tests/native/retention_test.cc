@@ -60,11 +60,17 @@ TEST(ReportNames, OnlyTheWritersOwnNamesAreReports) {
   EXPECT_TRUE(ParseReportFileName("stacktrace-20261122-101112.123456-0.txt", &stem));
   EXPECT_EQ(stem, "stacktrace-20261122-101112.123456-0");
   EXPECT_TRUE(ParseReportFileName("stacktrace-20261122-101112.123456-12.json", &stem));
+  // An episode's profile (profile_hz) is a unit of its own.
+  EXPECT_TRUE(ParseReportFileName("profile-20261122-101112.123456.json", &stem));
+  EXPECT_EQ(stem, "profile-20261122-101112.123456");
   for (const char* other : {"stacktrace-20261122-101112.123456-0.txt.bak", "stacktrace-.txt",
                             "stacktrace-20261122-101112.123456-.txt", "notes.txt",
                             ".stacktrace-20261122-101112.123456-0.txt.42.tmp",
                             "stacktrace-2026112-101112.123456-0.txt",
-                            "stacktrace-20261122-101112.123456-0x.json"}) {
+                            "stacktrace-20261122-101112.123456-0x.json",
+                            "profile-20261122-101112.123456.txt",
+                            "profile-20261122-101112.123456-0.json",
+                            "profile-20261122-101112.12345.json"}) {
     EXPECT_FALSE(ParseReportFileName(other, &stem)) << other;
   }
 }
@@ -73,6 +79,8 @@ TEST(ReportNames, TemporariesCarryTheirWritersPid) {
   pid_t pid = 0;
   EXPECT_TRUE(ParseTempFileName(".stacktrace-20261122-101112.123456-0.json.4242.tmp", &pid));
   EXPECT_EQ(pid, 4242);
+  EXPECT_TRUE(ParseTempFileName(".profile-20261122-101112.123456.json.4243.tmp", &pid));
+  EXPECT_EQ(pid, 4243);
   EXPECT_TRUE(ParseTempFileName(".aiowatchdog-probe-140001.77.tmp", &pid));
   EXPECT_EQ(pid, 77);
   for (const char* other : {"stacktrace-20261122-101112.123456-0.txt", ".other.42.tmp",

@@ -51,6 +51,24 @@ def test_samples_below_one_are_refused(value):
         Options(samples=value)
 
 
+@pytest.mark.parametrize("value", [0, -1, 0.0, 1000.5, 1e9, math.nan, math.inf])
+def test_profile_hz_out_of_range_is_a_value_error_naming_it(value):
+    with pytest.raises(ValueError, match=r"^profile_hz must be > 0 and <= 1000 .*got " + _re(value)):
+        Options(profile_hz=value)
+
+
+@pytest.mark.parametrize("value", [True, "100", [100]])
+def test_profile_hz_of_the_wrong_type_is_a_type_error(value):
+    with pytest.raises(TypeError, match=r"^profile_hz must be a number or None, got "):
+        Options(profile_hz=value)
+
+
+def test_profile_hz_accepts_ints_and_floats_and_none():
+    assert Options(profile_hz=100).profile_hz == 100.0
+    assert Options(profile_hz=0.5).profile_hz == 0.5
+    assert Options().profile_hz is None
+
+
 COUNT_LIMITS = {"max_threads": 2**31 - 1, "max_reports": 2**31 - 1, "max_bytes": 2**63 - 1,
                 "max_episodes_per_minute": 2**31 - 1}
 
