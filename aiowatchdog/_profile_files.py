@@ -14,13 +14,12 @@ Malformed input raises ReportFormatError (as for reports), never anything else.
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Dict
 
 from ._report_files import (
-    _BOOL, _INT, _JSON_FRAME_FIELDS, _LIST, _NUMBER, _STR, ReportFormatError, _brief,
-    _check_fields, _Check,
+    _BOOL, _INT, _JSON_FRAME_FIELDS, _LIST, _NUMBER, _STR, ReportFormatError, _check_fields,
+    _Check, load_document,
 )
 
 SCHEMA = "aiowatchdog.profile"
@@ -58,17 +57,7 @@ _STACK_FIELDS: Dict[str, _Check] = {"count": _INT, "frames": _LIST}
 
 def parse_profile(text: str) -> Profile:
     """Parses a profile file's text and checks it has the documented shape."""
-    try:
-        profile = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise ReportFormatError(f"not JSON: {e}") from None
-    if not isinstance(profile, dict) or profile.get("schema") != SCHEMA:
-        raise ReportFormatError("not an aiowatchdog profile (schema)")
-    version = profile.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
-        raise ReportFormatError(
-            f"unsupported profile schema_version {_brief(version)} (this reader: {SCHEMA_VERSION})"
-        )
+    profile = load_document(text, SCHEMA, SCHEMA_VERSION, "profile")
     _check_fields(profile, _FIELDS, "profile")
     _check_fields(profile["loop_thread"], _LOOP_THREAD_FIELDS, "loop_thread")
     total = 0

@@ -284,19 +284,26 @@ def _check_fields(obj: Any, fields: Dict[str, _Check], where: str) -> None:
             raise ReportFormatError(f"{where}.{key} must be {expected}, got {_brief(obj[key])}")
 
 
-def parse_json_report(text: str) -> Report:
-    """Parses a JSON report and checks it has the documented shape."""
+def load_document(text: str, schema: str, version: int, what: str) -> Dict[str, Any]:
+    """A JSON object whose "schema" and "schema_version" are `schema` and
+    `version`, else ReportFormatError (`what` names the kind of file)."""
     try:
-        report = json.loads(text)
+        document = json.loads(text)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, a huge number, deep nesting
         raise ReportFormatError(f"not JSON: {e}") from None
-    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
-        raise ReportFormatError("not an aiowatchdog JSON report (schema)")
-    version = report.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
+    if not isinstance(document, dict) or document.get("schema") != schema:
+        raise ReportFormatError(f"not an aiowatchdog {what} (schema)")
+    found = document.get("schema_version")
+    if type(found) is not int or found != version:
         raise ReportFormatError(
-            f"unsupported schema_version {_brief(version)} (this reader: {SCHEMA_VERSION})"
+            f"unsupported {what} schema_version {_brief(found)} (this reader: {version})"
         )
+    return document
+
+
+def parse_json_report(text: str) -> Report:
+    """Parses a JSON report and checks it has the documented shape."""
+    report = load_document(text, SCHEMA, SCHEMA_VERSION, "JSON report")
     report.setdefault("suppressed_episodes", 0)  # added within schema 1
     report.setdefault("loop_activity", None)  # added within schema 1
     _check_fields(report, _JSON_FIELDS, "report")

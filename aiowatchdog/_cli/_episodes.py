@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._profile_files import PROFILE_NAME, Profile, read_profile
 from .._report_files import REPORT_NAME, Report, ReportFormatError, loop_thread, read_report
@@ -113,10 +113,25 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
     skipped: List[Tuple[str, str]] = []
     empty: List[str] = []
 
-    def bad(path: str, why: str) -> None:
+    def read(path: str, reader: Callable[[str], Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+        """The file parsed, or None: gone since the scan (a live directory's
+        retention removed it), or bad and skipped on request."""
+        try:
+            return reader(path)
+        except FileNotFoundError:
+            return None
+        except (ReportFormatError, OSError) as e:
+            why = str(e).replace(f"{path}: ", "") if isinstance(e, ReportFormatError) \
+                else (e.strerror or str(e))
         if not skip_bad:
             raise LoadError(f"{path}: {why} (--skip-bad reads the rest)")
         skipped.append((path, why))
+        return None
+
+    def read_with_time(path: str) -> Dict[str, Any]:
+        report = read_report(path)
+        report["_started_unix_s"] = _captured_unix_s(report)
+        return report
 
     for directory in directories:
         reports, profiles, others = _scan(directory)
@@ -124,15 +139,10 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
             empty.append(f"{directory} ({others} other file{'s' if others != 1 else ''})")
             continue
         for path in reports:
-            try:
-                report = read_report(path)
-                started = _captured_unix_s(report)
-            except ReportFormatError as e:
-                bad(path, str(e).replace(f"{path}: ", ""))
+            report = read(path, read_with_time)
+            if report is None:
                 continue
-            except OSError as e:
-                bad(path, e.strerror or str(e))
-                continue
+            started = report.pop("_started_unix_s")
             key = (directory, report["episode"])
             episode = episodes.get(key)
             if episode is None:
@@ -141,15 +151,8 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
             episode.samples.append(report)
             episode.started_unix_s = min(episode.started_unix_s, started)
         for path in profiles:
-            try:
-                profile = read_profile(path)
-            except ReportFormatError as e:
-                bad(path, str(e).replace(f"{path}: ", ""))
-                continue
-            except OSError as e:
-                bad(path, e.strerror or str(e))
-                continue
-            episode = episodes.get((directory, profile["episode"]))
+            profile = read(path, read_profile)
+            episode = episodes.get((directory, profile["episode"])) if profile else None
             if episode is not None:  # its reports pruned: nothing to rank it by
                 episode.profile = profile
     if not episodes:

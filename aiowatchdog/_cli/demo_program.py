@@ -54,7 +54,8 @@ def hold_lock(lock: threading.Lock, acquired: threading.Event) -> None:
 
 
 async def blocking_program(directory: str) -> None:
-    async with hang_inspection.start(directory, interval=0.25, samples=2, sample_interval=0.5):
+    async with hang_inspection.start(directory, interval=0.25, samples=2, sample_interval=0.5,
+                                     profile_hz=100):
         await asyncio.sleep(0.3)
         print("1/3 time.sleep in a coroutine ...", flush=True)
         await sleepy_coroutine()
