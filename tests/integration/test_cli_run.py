@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import inspect
 import json
 import logging
 import os
@@ -29,6 +28,7 @@ import aiowatchdog
 from aiowatchdog import hang_inspection
 from aiowatchdog._cli import main as cli_main
 from aiowatchdog._loop_dumpers import LoopDumpers
+from aiowatchdog._profile_files import PROFILE_NAME
 from runner import PROGRAMS, Run, loop_functions
 
 INTERVAL = "0.05"
@@ -37,7 +37,6 @@ ROOT = Path(aiowatchdog.__file__).resolve().parent.parent
 LOOPS = PROGRAMS / "cli_loops.py"
 EXITS = PROGRAMS / "cli_exits.py"
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
-HAS_PROFILE_HZ = "profile_hz" in inspect.signature(hang_inspection.start).parameters
 RUN_TIMEOUT_S = 60
 
 
@@ -93,10 +92,9 @@ def run_specs(base: Path) -> Dict[str, Spec]:
         "missing_module": Spec(["--dir", str(d["exits"]), "-m", "no_such_module_xyz"],
                                clean_environment(), ROOT, d["exits"]),
     }
-    if HAS_PROFILE_HZ:
-        specs["profile"] = Spec(["--dir", str(d["profile"]), "--interval", INTERVAL,
-                                 "--profile-hz", "200", str(LOOPS), BLOCK_S, "main"],
-                                clean_environment(), ROOT, d["profile"])
+    specs["profile"] = Spec(["--dir", str(d["profile"]), "--interval", INTERVAL,
+                             "--profile-hz", "200", str(LOOPS), BLOCK_S, "main"],
+                            clean_environment(), ROOT, d["profile"])
     return specs
 
 
@@ -236,11 +234,12 @@ def test_an_uncaught_keyboard_interrupt_prints_as_under_python_and_ends_in_sigin
     assert run.stderr.rstrip().endswith("KeyboardInterrupt"), run.stderr
 
 
-@pytest.mark.skipif(not HAS_PROFILE_HZ, reason="hang_inspection.start() has no profile_hz yet")
 def test_profile_hz_is_passed_to_start(runs):
     run = runs["profile"]
     assert run.returncode == 0, run.stderr
     assert reports_naming(run, "blocking_in_main_loop"), run.stderr[-3000:]
+    profiles = [n for n in os.listdir(run.directory) if PROFILE_NAME.match(n)]
+    assert len(profiles) == 1, os.listdir(run.directory)
 
 
 # --- Bad settings: exit code 2, one line, before the program runs -----------

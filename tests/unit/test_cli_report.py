@@ -162,3 +162,11 @@ def test_show_refuses_what_is_not_a_report(capsys, tmp_path, content):
     path.write_text(content)
     assert f"{path}: not a valid aiowatchdog report" in bad(capsys, "show", path)
     assert "no such file" in bad(capsys, "show", tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize("command", ["run", "report", "show", "demo"])
+def test_every_command_explains_itself_with_an_example(capsys, command):
+    code, out, _ = cli(capsys, command, "--help")
+    assert code == 0
+    assert re.search(r"^examples?:$", out, re.M), out
+    assert f"python -m aiowatchdog {command}" in out.split("example", 1)[1]
