@@ -13,7 +13,7 @@ ratio to profiling off measured in the same run:
 
 Never fails on a timing.
 
-    python3 tools/bench_profile.py [--rounds 5]
+    python3 tools/bench_profile.py [--rounds 7] [--phase 1.0]
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import glob
 import json
+import logging
 import os
 import statistics
 import sys
@@ -83,9 +84,10 @@ async def hang(directory: str, hz: Optional[float]) -> Dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--phase", type=float, default=0.5)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--phase", type=float, default=1.0)
     args = parser.parse_args()
+    logging.getLogger("aiowatchdog").setLevel(logging.ERROR)  # each hang's WARNING
     busy: Dict[str, List[float]] = {"off": [], "1000 Hz": [], "off (again)": []}
     hangs: Dict[str, List[Dict[str, float]]] = {"off": [], "100 Hz": [], "1000 Hz": []}
     for _ in range(args.rounds):
