@@ -44,9 +44,12 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
 
 def test_watch_catches_blocks_down_to_5_ms(tmp_path):
     blocks, _ = blocks_of(tmp_path, "watch_5ms")
-    assert len(blocks) == 3, blocks
-    for block in blocks:
-        assert block["function"] == "spin"
+    # Each 25 ms spin is one block, named. On a loaded two-core machine the
+    # loop can also be held up over 5 ms elsewhere (descheduled, a page
+    # fault): watch rightly tells those too, so they are allowed, not counted.
+    spins = [b for b in blocks if b["function"] == "spin"]
+    assert len(spins) == 3, blocks
+    for block in spins:
         assert 0.024 <= block["duration"] < 0.2
 
 
