@@ -3,12 +3,26 @@
 # the C++ toolchain and -dev packages (apt), then the Python build and test
 # requirements (pip) for every interpreter named in AIOWATCHDOG_PYTHONS (default:
 # the `python3` on PATH). Idempotent: a second run installs nothing and is quick.
+#
+#   tools/bootstrap.sh               # build and test requirements
+#   tools/bootstrap.sh --benchmarks  # also what benchmarks/run.py compares and
+#                                    # drives: wrk (apt) and the peers, aiohttp
+#                                    # and matplotlib (pip, for python3 only)
 set -euo pipefail
+
+BENCHMARKS=0
+for arg in "$@"; do
+  case "$arg" in
+    --benchmarks) BENCHMARKS=1 ;;
+    *) echo "bootstrap.sh: unknown argument '$arg' (allowed: --benchmarks)" >&2; exit 2 ;;
+  esac
+done
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libabsl-dev libboost-stacktrace-dev libfmt-dev libgtest-dev libgmock-dev
 )
+[ "$BENCHMARKS" = 1 ] && APT_PACKAGES+=(wrk)
 # statsd, prometheus_client and pytest-asyncio: the toolkit is tested against them
 # (issue 5); none is a runtime dependency.
 PY_PACKAGES=(pybind11 "setuptools>=61" wheel pytest hypothesis uvloop pytest-asyncio statsd prometheus_client)
@@ -30,3 +44,10 @@ for py in ${AIOWATCHDOG_PYTHONS:-python3}; do
     "$py" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
   fi
 done
+
+# The peers of benchmarks/run.py, on the interpreter it runs with.
+BENCH_PACKAGES=(aiohttp aiodebug asyncio-event-loop-monitor pyinstrument matplotlib)
+if [ "$BENCHMARKS" = 1 ] && ! python3 -c 'import aiohttp, aiodebug, asyncio_event_loop_monitor, pyinstrument, matplotlib' 2>/dev/null; then
+  echo "bootstrap: installing the benchmarks' peers for python3"
+  python3 -m pip install -q --disable-pip-version-check "${BENCH_PACKAGES[@]}"
+fi
