@@ -1,8 +1,10 @@
 """Builds aiowatchdog._native by driving CMake (the pybind11 cmake_example way).
 
 `pip install .` and `pip install -e .` both come here. CMAKE_ARGS in the
-environment is passed through; AIOWATCHDOG_BUILD_TYPE picks the CMake build
-type (default RelWithDebInfo, so native frames in our own code symbolize).
+environment is passed through (tools/test.sh passes
+-DAIOWATCHDOG_PREBUILT_CORE=... so that the core is compiled once for all
+interpreters); AIOWATCHDOG_BUILD_TYPE picks the CMake build type (default
+RelWithDebInfo, so native frames in our own code symbolize).
 """
 import os
 import subprocess
@@ -32,6 +34,9 @@ class CMakeBuild(build_ext):
             f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
             f"-DCMAKE_BUILD_TYPE={build_type}",
             "-DAIOWATCHDOG_BUILD_TESTS=OFF",  # tools/test.sh builds those
+            # Compile the core unless CMAKE_ARGS names a prebuilt one, even where
+            # an earlier build left one in this build tree's cache.
+            "-DAIOWATCHDOG_PREBUILT_CORE=",
         ]
         cmake_args += [a for a in os.environ.get("CMAKE_ARGS", "").split() if a]
         build_temp = Path(self.build_temp) / ext.name
