@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHONS=$(tools/pythons.sh | tr '\n' ' ')
-AIOWATCHDOG_PYTHONS="$PYTHONS" tools/bootstrap.sh
+# --benchmarks: wrk and the peers, for tests/integration/test_benchmarks.py.
+AIOWATCHDOG_PYTHONS="$PYTHONS" tools/bootstrap.sh --benchmarks
 
 BUILD_DIR=${AIOWATCHDOG_BUILD_DIR:-build/native}
 echo "== native tests (GoogleTest via CTest) =="
