@@ -27,7 +27,8 @@ def _spread(values: List[float]) -> str:
 
 def throughput_table(results: Dict) -> List[str]:
     busy, server, idle = results.get("busy"), results.get("server"), results.get("idle")
-    lines = ["| tool | busy loop (rounds) | aiohttp req/s (rounds) | aiohttp p99, on / off | idle CPU, % of a core |",
+    lines = ["| tool | busy loop (rounds) | aiohttp req/s (rounds) | aiohttp p99, on / off "
+             "| idle CPU, % of a core |",
              "|---|---|---|---|---|"]
     for peer in results["peers"]:
         b = f"{_ratio(busy, peer)} ({_spread(busy[peer]['rounds'])})" if busy and peer in busy else "n/a"
@@ -96,7 +97,7 @@ def targets(results: Dict) -> List[str]:
 
 
 def markdown(results: Dict) -> str:
-    env = results["environment"]
+    env, s = results["environment"], results["settings"]
     lines = [
         "# aiowatchdog against its peers",
         "",
@@ -106,9 +107,12 @@ def markdown(results: Dict) -> str:
         "## Throughput and idle cost",
         "",
         "Ratios of the tool switched on to no monitoring, in turns inside one process "
-        "(ABBA order), median of the rounds (their range in brackets); tools in a rotating "
-        "order each round. The *no monitoring* row switches nothing: its ratio is the noise "
-        "floor. The idle figure is the whole process's CPU time while its loop sleeps.",
+        f"(ABBA phases: {s['busy_phases']} of {s['busy_phase_s']} s on the busy loop, "
+        f"{s['server_phases']} wrk runs of {s['server_phase_s']} s on the server; on over off "
+        "within each adjacent pair, median of the pairs), median of the rounds (their range "
+        "in brackets); tools in a rotating order each round. The *no monitoring* row switches "
+        "nothing: its ratio is the noise floor. The idle figure is the whole process's CPU "
+        f"time over {s['idle_s']} s while its loop sleeps.",
         "",
         *throughput_table(results),
         "",

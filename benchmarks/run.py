@@ -42,8 +42,8 @@ SECTIONS = ("busy", "server", "idle", "detection")
 
 # (full, quick)
 SETTINGS = {
-    "busy_rounds": (5, 1), "busy_phases": (8, 4), "busy_phase_s": (1.0, 0.5),
-    "server_rounds": (3, 1), "server_phases": (8, 4), "server_phase_s": (3.0, 2.0),
+    "busy_rounds": (5, 1), "busy_phases": (40, 12), "busy_phase_s": (0.25, 0.25),
+    "server_rounds": (3, 1), "server_phases": (16, 6), "server_phase_s": (1, 1),
     "server_connections": (32, 32),
     "idle_s": (10.0, 3.0),
     "detection_runs": (3, 1),

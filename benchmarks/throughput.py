@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from benchmarks.workloads import abba
+from benchmarks.workloads import abba, paired_ratio
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 Progress = Callable[[str], None]
@@ -47,15 +47,23 @@ def run_child(*args: str, timeout: float = 300) -> Dict:
 
 def busy(peers: Sequence[str], rounds: int, phases: int, phase_s: float,
          progress: Progress) -> Dict[str, Dict]:
-    """Busy-loop steps per second with the tool on, over off: median of rounds."""
-    ratios: Dict[str, List[float]] = {p: [] for p in peers}
+    """Busy-loop steps per second with the tool on, over off: medians of rounds."""
+    per: Dict[str, List[Dict]] = {p: [] for p in peers}
     for r in range(rounds):
         for peer in rotated(peers, r):
             args = ["busy", "--peer", peer, "--phases", str(phases),
                     "--phase-seconds", str(phase_s)] + (["--on-first"] if r % 2 else [])
-            ratios[peer].append(run_child(*args)["ratio"])
-            progress(f"busy loop, round {r + 1}/{rounds}: {peer} x{ratios[peer][-1]:.3f}")
-    return {p: {"ratio": statistics.median(v), "rounds": v} for p, v in ratios.items()}
+            got = run_child(*args)
+            per[peer].append(got)
+            progress(f"busy loop, round {r + 1}/{rounds}: {peer} x{got['ratio']:.3f}")
+    return {p: _medians(results, ("ratio",)) for p, results in per.items()}
+
+
+def _medians(results: List[Dict], keys: Sequence[str]) -> Dict:
+    """Each key's median over the rounds, and the rounds' ratios (`rounds`)."""
+    out: Dict = {key: statistics.median(res[key] for res in results) for key in keys}
+    out["rounds"] = [res["ratio"] for res in results]
+    return out
 
 
 def idle(peers: Sequence[str], seconds: float, progress: Progress) -> Dict[str, Dict]:
@@ -94,6 +102,8 @@ def _post(port: int, path: str) -> None:
         answer.read()
 
 
+
+
 def _wrk(port: int, seconds: float, connections: int) -> Dict[str, float]:
     seconds = max(1, round(seconds))  # wrk takes whole seconds
     proc = subprocess.run(
@@ -116,11 +126,11 @@ def server_once(peer: str, phases: int, phase_s: float, on_first: bool,
                 raise BenchError(f"server for {peer} did not start: {proc.stderr.read()[-2000:]}")
             port = int(line.split()[1])
             _wrk(port, 1, connections)  # warm-up
-            runs: Dict[str, List[Dict[str, float]]] = {"on": [], "off": []}
+            runs: List[Tuple[bool, Dict[str, float]]] = []
             for on in abba(phases, on_first):
                 _post(port, f"/_bench/switch?on={int(on)}")
-                time.sleep(0.1)
-                runs["on" if on else "off"].append(_wrk(port, phase_s, connections))
+                time.sleep(0.05)
+                runs.append((on, _wrk(port, phase_s, connections)))
             _post(port, "/_bench/quit")
             proc.wait(timeout=30)
         finally:
@@ -128,11 +138,11 @@ def server_once(peer: str, phases: int, phase_s: float, on_first: bool,
                 proc.kill()
                 proc.wait()
 
-    def med(setting: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[setting])
-    return {"ratio": med("on", "rps") / med("off", "rps"),
-            "rps_on": med("on", "rps"), "rps_off": med("off", "rps"),
-            "p99_on_ms": med("on", "p99_ms"), "p99_off_ms": med("off", "p99_ms")}
+    def med(on: bool, key: str) -> float:
+        return statistics.median(run[key] for was_on, run in runs if was_on == on)
+    return {"ratio": paired_ratio([(on, run["rps"]) for on, run in runs]),
+            "rps_on": med(True, "rps"), "rps_off": med(False, "rps"),
+            "p99_on_ms": med(True, "p99_ms"), "p99_off_ms": med(False, "p99_ms")}
 
 
 def server(peers: Sequence[str], rounds: int, phases: int, phase_s: float, connections: int,
@@ -146,9 +156,5 @@ def server(peers: Sequence[str], rounds: int, phases: int, phase_s: float, conne
             got = per[peer][-1]
             progress(f"aiohttp, round {r + 1}/{rounds}: {peer} x{got['ratio']:.3f}, "
                      f"p99 {got['p99_on_ms']:.2f} ms (off {got['p99_off_ms']:.2f} ms)")
-    out = {}
-    for peer, results in per.items():
-        out[peer] = {key: statistics.median(res[key] for res in results)
-                     for key in ("ratio", "rps_on", "rps_off", "p99_on_ms", "p99_off_ms")}
-        out[peer]["rounds"] = [res["ratio"] for res in results]
-    return out
+    return {peer: _medians(results, ("ratio", "rps_on", "rps_off", "p99_on_ms", "p99_off_ms"))
+            for peer, results in per.items()}

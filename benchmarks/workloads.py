@@ -1,5 +1,6 @@
 """The throughput workloads, run inside a child process with one tool
-switched on and off in turns (ABBA order, so slow drift cancels): the busy
+switched on and off in turns (ABBA order, so slow drift cancels; on over off
+taken within each adjacent pair, then the median: paired_ratio): the busy
 loop and the aiohttp server. And the idle loop, whose CPU share is measured
 with the tool on throughout.
 
@@ -13,12 +14,12 @@ import asyncio
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from benchmarks.peers import Peer, Stop
 
 BUSY_TASKS = 100
-SETTLE_S = 0.1      # after switching a tool on or off, before measuring
+SETTLE_S = 0.05     # after switching a tool on or off, before measuring
 
 
 def abba(phases: int, on_first: bool) -> List[bool]:
@@ -43,6 +44,18 @@ class Switch:
             await stop()
 
 
+def paired_ratio(phases: List[Tuple[bool, float]]) -> float:
+    """On over off from (tool on?, rate) phases in ABBA order: the median of
+    the ratios within each adjacent pair. Pairs a quarter second apart share
+    the machine's slow swings, which medians of the two groups do not cancel."""
+    ratios = []
+    for (on_a, a), (on_b, b) in zip(phases[0::2], phases[1::2]):
+        if on_a == on_b:
+            raise ValueError("phases are not in ABBA order")
+        ratios.append(a / b if on_a else b / a)
+    return statistics.median(ratios)
+
+
 async def busy(peer: Peer, out_dir: str, phases: int, phase_s: float, on_first: bool) -> Dict:
     """BUSY_TASKS tasks that each compute a little and yield; task steps per
     second in each phase."""
@@ -57,20 +70,19 @@ async def busy(peer: Peer, out_dir: str, phases: int, phase_s: float, on_first: 
 
     tasks = [asyncio.ensure_future(worker()) for _ in range(BUSY_TASKS)]
     switch = Switch(peer, out_dir)
-    rates: Dict[str, List[float]] = {"on": [], "off": []}
-    await asyncio.sleep(phase_s)  # warm-up
+    measured: List[Tuple[bool, float]] = []
+    await asyncio.sleep(1.0)  # warm-up
     for on in abba(phases, on_first):
         await switch.set(on)
         await asyncio.sleep(SETTLE_S)
         count, began = steps[0], time.perf_counter()
         await asyncio.sleep(phase_s)
-        rates["on" if on else "off"].append((steps[0] - count) / (time.perf_counter() - began))
+        measured.append((on, (steps[0] - count) / (time.perf_counter() - began)))
     await switch.set(False)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return {"rates": rates,
-            "ratio": statistics.median(rates["on"]) / statistics.median(rates["off"])}
+    return {"phases": measured, "ratio": paired_ratio(measured)}
 
 
 async def serve(peer: Peer, out_dir: str) -> Dict:

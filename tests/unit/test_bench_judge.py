@@ -18,7 +18,7 @@ from benchmarks import results as results_files  # noqa: E402
 from benchmarks.judge import DURING_MARGIN_S, Verdict, cell, full_marks, judge, tally  # noqa: E402
 from benchmarks.kinds import BY_NAME, KINDS  # noqa: E402
 from benchmarks.throughput import BenchError, parse_wrk, rotated  # noqa: E402
-from benchmarks.workloads import abba  # noqa: E402
+from benchmarks.workloads import abba, paired_ratio  # noqa: E402
 
 GIL = BY_NAME["native_holding_gil"]
 CPU = BY_NAME["cpu_bound"]
@@ -104,6 +104,15 @@ def test_orders_alternate_and_rotate():
     assert rotated(["a", "b", "c"], 4) == ["b", "c", "a"]
 
 
+def test_paired_ratio_compares_neighbours():
+    # A slow swing (the last pair at half speed) cancels within its pair.
+    phases = [(False, 100.0), (True, 99.0), (True, 99.0), (False, 100.0),
+              (False, 50.0), (True, 49.5)]
+    assert paired_ratio(phases) == pytest.approx(0.99)
+    with pytest.raises(ValueError):
+        paired_ratio([(True, 1.0), (True, 1.0)])
+
+
 def fake_results():
     tallied = {k.name: {"aiowatchdog": vars(tally([Verdict(True, True, 0.27, True, True
                                                             if k.native else None)]))
@@ -122,6 +131,8 @@ def fake_results():
             "busy": ratios, "server": server,
             "idle": {p: {"cpu_pct": 0.01} for p in ratios},
             "detection": tallied, "block_s": 1.2, "short_block_s": 0.15, "detection_runs": 1,
+            "settings": {"busy_phases": 40, "busy_phase_s": 0.25, "server_phases": 16,
+                         "server_phase_s": 1, "idle_s": 10.0},
             "environment": {"command": "python benchmarks/run.py", "date": "2026-12-05",
                             "python": "3.11.7", "cpus": 2, "seconds": 60.0}}
 
