@@ -5,7 +5,7 @@ them (tests/unit/test_bench_judge.py).
 
 An output is one arrival the parent saw, stamped on the system-wide monotonic
 clock: a line on the child's standard error, or a new file in its report
-directory. Only what arrived after the block began counts.
+directory. Only what arrived after the block began (EARLIEST_S) counts.
 """
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ Output = Tuple[float, str]   # (arrival on the monotonic clock, text)
 # during it: one that comes as the culprit returns (a profile hook's return
 # event, say) was made after the loop was free again.
 DURING_MARGIN_S = 0.05
+# And what arrives within this of the block's start was sent before it: the
+# parent stamps a line when it reads it, a few milliseconds late, and no
+# tool reports a block younger than its 0.25 s threshold. (A profile hook's
+# log of the selector's wait, written as the loop wakes to run the block,
+# otherwise counts as a report 0.00 s into it.)
+EARLIEST_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class Verdict:
 
 def judge(kind: Kind, block_start: float, block_end: float,
           outputs: Sequence[Output]) -> Verdict:
-    after = sorted((t, text) for t, text in outputs if t >= block_start)
+    after = sorted((t, text) for t, text in outputs if t >= block_start + EARLIEST_S)
     text = "\n".join(chunk for _, chunk in after)
     first = after[0][0] if after else None
     return Verdict(

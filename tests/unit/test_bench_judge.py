@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.append(str(REPO))
 
 from benchmarks import results as results_files  # noqa: E402
-from benchmarks.judge import DURING_MARGIN_S, Verdict, cell, full_marks, judge, tally  # noqa: E402
+from benchmarks.judge import DURING_MARGIN_S, EARLIEST_S, Verdict, cell, full_marks, judge, tally  # noqa: E402
 from benchmarks.kinds import BY_NAME, KINDS  # noqa: E402
 from benchmarks.throughput import BenchError, parse_wrk, rotated  # noqa: E402
 from benchmarks.workloads import abba, paired_ratio  # noqa: E402
@@ -40,6 +40,8 @@ def test_a_report_during_the_block_with_function_and_native_frame():
 def test_output_before_the_block_is_not_about_it():
     v = judge(GIL, 10.0, 11.2, [(9.0, AIOWATCHDOG_REPORT)])
     assert not v.reported and not v.named and v.native is False and v.latency_s is None
+    # Read a moment after the block began: sent before it.
+    assert not judge(GIL, 10.0, 11.2, [(10.0 + EARLIEST_S / 2, "select.epoll.poll")]).reported
 
 
 def test_a_report_as_the_block_ends_is_after_it():
