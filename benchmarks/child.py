@@ -38,8 +38,20 @@ async def _block_on_this_loop(peer: Peer, out_dir: str, settle: float, block) ->
     await stop()
 
 
+async def _main_loop_beside(peer: Peer, out_dir: str, worker: threading.Thread) -> None:
+    """The main thread's own loop, watched by the same tool, running (a tick
+    every 50 ms) while the worker thread's loop blocks: the usual reason for
+    a loop on a worker thread is that the main thread has one too."""
+    stop = await peer.start(out_dir)
+    worker.start()
+    while worker.is_alive():
+        await asyncio.sleep(0.05)
+    await stop()
+
+
 def detect(peer: Peer, out_dir: str, kind: str, settle: float, native_lib: str) -> Dict:
-    """One block of `kind` with `peer` watching the loop that blocks."""
+    """One block of `kind` with `peer` watching the loop that blocks (and,
+    for the worker-thread kind, the main thread's loop as well)."""
     if kind == blocks.WORKER_KIND:
         failure = []
 
@@ -49,9 +61,8 @@ def detect(peer: Peer, out_dir: str, kind: str, settle: float, native_lib: str) 
             except BaseException as error:  # reported by the main thread
                 failure.append(error)
 
-        thread = threading.Thread(target=worker, name="worker-loop")
-        thread.start()
-        thread.join()
+        asyncio.run(_main_loop_beside(peer, out_dir, threading.Thread(target=worker,
+                                                                      name="worker-loop")))
         if failure:
             raise failure[0]
     else:

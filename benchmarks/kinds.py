@@ -46,7 +46,7 @@ KINDS = (
          r"\b(PyThread_acquire_lock_timed|acquire_timed|lock_PyThread_acquire_lock|"
          r"sem_clock_wait|sem_timedwait|do_futex_wait|__new_sem_wait_slow64)\b",
          "PyThread_acquire_lock_timed"),
-    Kind("worker_thread_loop", "loop on a worker thread (time.sleep)",
+    Kind("worker_thread_loop", "loop on a worker thread, the main loop beside it (time.sleep)",
          "culprit_blocks_worker_loop", _SLEEP_NATIVE, "clock_nanosleep"),
     Kind("short_block", f"control: a {SHORT_BLOCK_S} s block, under the threshold",
          "culprit_blocks_briefly", None, "-", control=True),

@@ -45,6 +45,9 @@ def test_gil_held_block_as_each_stdlib_tool_sees_it(native_blockers):
 def test_worker_thread_block_and_the_quiet_control(native_blockers):
     worker = watch("aiowatchdog", "worker_thread_loop", native_blockers)
     assert worker.during and worker.named and worker.native, worker
+    # faulthandler has one timer a process: the main thread's loop, re-arming
+    # it, hides the worker's block.
+    assert not watch("faulthandler", "worker_thread_loop", native_blockers).reported
     assert not watch("aiowatchdog", "short_block", native_blockers).reported
 
 
