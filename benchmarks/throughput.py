@@ -102,8 +102,6 @@ def _post(port: int, path: str) -> None:
         answer.read()
 
 
-
-
 def _wrk(port: int, seconds: float, connections: int) -> Dict[str, float]:
     seconds = max(1, round(seconds))  # wrk takes whole seconds
     proc = subprocess.run(
@@ -117,13 +115,18 @@ def _wrk(port: int, seconds: float, connections: int) -> Dict[str, float]:
 
 def server_once(peer: str, phases: int, phase_s: float, on_first: bool,
                 connections: int) -> Dict:
-    with tempfile.TemporaryDirectory(prefix="bench-") as out, subprocess.Popen(
-            [sys.executable, CHILD, "serve", "--peer", peer, "--out", out],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    # The server's standard error goes to a file: a tool that logs a lot
+    # (slow callbacks under load) must not fill a pipe nobody reads and stall it.
+    with tempfile.TemporaryDirectory(prefix="bench-") as out, \
+            tempfile.TemporaryFile("w+") as stderr, subprocess.Popen(
+                [sys.executable, CHILD, "serve", "--peer", peer, "--out", out],
+                stdout=subprocess.PIPE, stderr=stderr, text=True) as proc:
         try:
             line = proc.stdout.readline()
             if not line.startswith("PORT "):
-                raise BenchError(f"server for {peer} did not start: {proc.stderr.read()[-2000:]}")
+                proc.wait(timeout=30)
+                stderr.seek(0)
+                raise BenchError(f"server for {peer} did not start: {stderr.read()[-2000:]}")
             port = int(line.split()[1])
             _wrk(port, 1, connections)  # warm-up
             runs: List[Tuple[bool, Dict[str, float]]] = []
