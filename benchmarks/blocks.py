@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+from functools import partial
 from typing import Callable, Dict, Optional
 
 from benchmarks.kinds import BLOCK_S, SHORT_BLOCK_S
@@ -82,6 +83,12 @@ async def culprit_blocks_worker_loop() -> None:
     mark("block_end")
 
 
+def culprit_blocks_worker_loop_in_native(native: Callable[[int], None]) -> None:
+    mark("block_start")
+    native(int(BLOCK_S * 1000))
+    mark("block_end")
+
+
 def culprit_blocks_briefly() -> None:
     nap = time.sleep
     mark("block_start")
@@ -124,10 +131,13 @@ def _lock_block() -> Callable[[], None]:
     return lambda: culprit_waits_for_lock(lock, go)
 
 
-def _native_block(native_lib: str) -> Callable[[], None]:
-    # ctypes.PyDLL keeps the GIL held during the call.
-    native = getattr(ctypes.PyDLL(native_lib), "awd_test_" "sleep_holding_gil")
-    return lambda: culprit_calls_native_holding_gil(native)
+def _native_sleep(native_lib: str) -> Callable[[int], None]:
+    """The test library's sleep that holds the GIL (ctypes.PyDLL keeps it held
+    during the call), found by a name the source never spells whole."""
+    if not (native_lib and os.path.exists(native_lib)):
+        raise SystemExit("the native kinds need --native-lib "
+                         "(tests/programs/native_blockers.c built)")
+    return getattr(ctypes.PyDLL(native_lib), "awd_test_" "sleep_holding_gil")
 
 
 def _builtin_block() -> Callable[[], None]:
@@ -146,13 +156,12 @@ def prepare(kind: str, native_lib: Optional[str]) -> Callable[[], object]:
         "sleep_in_coroutine": lambda: culprit_sleeps_in_coroutine,
         "blocking_function": _socket_block,
         "cpu_bound": lambda: culprit_computes_in_python,
-        "native_holding_gil": lambda: _native_block(native_lib or ""),
+        "native_holding_gil": lambda: partial(culprit_calls_native_holding_gil,
+                                              _native_sleep(native_lib or "")),
         "long_builtin": _builtin_block,
         "lock_held_elsewhere": _lock_block,
         "short_block": lambda: culprit_blocks_briefly,
     }
-    if kind == "native_holding_gil" and not (native_lib and os.path.exists(native_lib)):
-        raise SystemExit("native_holding_gil needs --native-lib (tests/programs/native_blockers.c built)")
     return makers[kind]()
 
 
@@ -164,5 +173,11 @@ async def handle_request(block: Callable[[], object]) -> None:
         await outcome
 
 
-WORKER_KIND = "worker_thread_loop"
-WORKER_CULPRIT = culprit_blocks_worker_loop
+def prepare_worker(kind: str, native_lib: Optional[str]) -> Optional[Callable[[], object]]:
+    """What the worker thread's loop calls to block, for a worker-thread
+    kind; None for a main-thread kind."""
+    if kind == "worker_thread_loop":
+        return culprit_blocks_worker_loop
+    if kind == "worker_thread_native":
+        return partial(culprit_blocks_worker_loop_in_native, _native_sleep(native_lib or ""))
+    return None

@@ -52,12 +52,13 @@ async def _main_loop_beside(peer: Peer, out_dir: str, worker: threading.Thread) 
 def detect(peer: Peer, out_dir: str, kind: str, settle: float, native_lib: str) -> Dict:
     """One block of `kind` with `peer` watching the loop that blocks (and,
     for the worker-thread kind, the main thread's loop as well)."""
-    if kind == blocks.WORKER_KIND:
+    worker_block = blocks.prepare_worker(kind, native_lib)
+    if worker_block is not None:
         failure = []
 
         def worker() -> None:
             try:
-                asyncio.run(_block_on_this_loop(peer, out_dir, settle, blocks.WORKER_CULPRIT))
+                asyncio.run(_block_on_this_loop(peer, out_dir, settle, worker_block))
             except BaseException as error:  # reported by the main thread
                 failure.append(error)
 

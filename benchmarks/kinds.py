@@ -48,6 +48,10 @@ KINDS = (
          "PyThread_acquire_lock_timed"),
     Kind("worker_thread_loop", "loop on a worker thread, the main loop beside it (time.sleep)",
          "culprit_blocks_worker_loop", _SLEEP_NATIVE, "clock_nanosleep"),
+    Kind("worker_thread_native",
+         "loop on a worker thread, the main loop beside it (native call holding the GIL)",
+         "culprit_blocks_worker_loop_in_native", r"\bawd_test_sleep_holding_gil\b",
+         "awd_test_sleep_holding_gil"),
     Kind("short_block", f"control: a {SHORT_BLOCK_S} s block, under the threshold",
          "culprit_blocks_briefly", None, "-", control=True),
 )

@@ -62,6 +62,27 @@ def detection_table(results: Dict) -> List[str]:
     return lines
 
 
+ONLY_NAMER_KINDS = ("native_holding_gil", "worker_thread_loop", "worker_thread_native")
+
+
+def _only_namer_targets(tallies: Dict[str, Dict[str, Tally]]) -> List[str]:
+    """'The only one that names the culprit in the GIL-held and worker-thread
+    cases', judged both ways the culprit can be read: its native frame, and
+    the Python function that made the call. Each named during the block."""
+    out = []
+    labels = {k.name: k.label for k in KINDS}
+    for kind in (k for k in ONLY_NAMER_KINDS if k in tallies):
+        seen = sorted(tallies[kind].items(), key=lambda item: list(PEERS).index(item[0]))
+        by_native = [PEERS[p].label for p, t in seen if t.during and t.native]
+        by_function = [PEERS[p].label for p, t in seen if t.during and t.named]
+        verdicts = [f"{what}: {', '.join(names) or 'none'}, "
+                    f"{'met' if names == [PEERS['aiowatchdog'].label] else 'not met'}"
+                    for what, names in (("native frame", by_native), ("function", by_function))]
+        out.append(f"- the only one naming the culprit during the {labels[kind]} block; "
+                   + "; ".join(verdicts))
+    return out
+
+
 def targets(results: Dict) -> List[str]:
     """The issue's targets for aiowatchdog, each judged on this run's figures."""
     out = []
@@ -83,16 +104,7 @@ def targets(results: Dict) -> List[str]:
             verdict = "met" if score["aiowatchdog"] > best_other else "not met"
             out.append(f"- ahead of every peer on detection: {score['aiowatchdog']} full marks, "
                        f"best peer {best_other}, {verdict}")
-        for kind in ("native_holding_gil", "worker_thread_loop"):
-            if kind not in tallies:
-                continue
-            culprit = "native frame" if kind == "native_holding_gil" else "function"
-            namers = [PEERS[p].label for p, t in tallies[kind].items()
-                      if t.during and (t.native if kind == "native_holding_gil" else t.named)]
-            only = namers == ["aiowatchdog"]
-            out.append(f"- the only one naming the culprit ({culprit}) during the "
-                       f"{dict((k.name, k.label) for k in KINDS)[kind]} block: "
-                       f"{', '.join(namers) or 'none'} named it, {'met' if only else 'not met'}")
+        out += _only_namer_targets(tallies)
     return out
 
 

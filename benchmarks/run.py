@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """aiowatchdog and the tools a user would pick instead, measured side by side
 in one run: throughput cost on a busy loop and an aiohttp server under wrk,
-CPU on an idle loop, and what each reports about eight kinds of block.
+CPU on an idle loop, and what each reports about eight kinds of block and a
+control too short to report.
 
     python benchmarks/run.py            # the full run, under 30 minutes
     python benchmarks/run.py --quick    # fewer rounds, under 5 minutes

@@ -58,6 +58,16 @@ def test_aiodebug_cannot_see_a_block_that_holds_the_gil(native_blockers):
     assert not verdict.during, verdict
 
 
+def test_worker_thread_block_holding_the_gil(native_blockers):
+    # aiowatchdog interrupts the worker thread itself and unwinds its C stack.
+    ours = watch("aiowatchdog", "worker_thread_native", native_blockers)
+    assert ours.during and ours.named and ours.native, ours
+    # The held GIL stops the main loop's re-arming too: faulthandler's timer
+    # fires, and it names the Python caller, not the C function.
+    theirs = watch("faulthandler", "worker_thread_native", native_blockers)
+    assert theirs.during and theirs.named and theirs.native is False, theirs
+
+
 def test_busy_and_idle_children_measure():
     busy = throughput.run_child("busy", "--peer", "aiowatchdog", "--phases", "2",
                                 "--phase-seconds", "0.2")

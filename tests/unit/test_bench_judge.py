@@ -143,10 +143,17 @@ def test_markdown_tables_and_target_verdicts():
     text = results_files.markdown(fake_results())
     assert "| aiowatchdog | x0.995 (0.990–1.000) | x0.995 (0.990–1.000) | 3.00 / 2.90 ms | 0.0100 |" in text
     assert "| native call holding the GIL | 0.27 s · fn · C | 0.20 s · fn |" in text
-    assert "| **full marks** (of 8) | 8 | 2 |" in text
+    assert "| **full marks** (of 9) | 9 | 2 |" in text
     assert "- busy loop at most 1% slower: x0.995, met" in text
-    assert "- ahead of every peer on detection: 8 full marks, best peer 2, met" in text
-    assert "aiowatchdog, faulthandler re-armed named it, not met" in text  # worker thread
+    assert "- ahead of every peer on detection: 9 full marks, best peer 2, met" in text
+    # 'The only one naming the culprit': the native frame (aiowatchdog alone)
+    # and the Python function (faulthandler too), in each GIL-held or
+    # worker-thread block.
+    only = [line for line in text.splitlines() if line.startswith("- the only one naming")]
+    assert len(only) == 3, only
+    assert only[0] == ("- the only one naming the culprit during the native call holding the "
+                       "GIL block; native frame: aiowatchdog, met; function: aiowatchdog, "
+                       "faulthandler re-armed, not met")
     assert "- pyinstrument per callback: not installed: pyinstrument" in text
 
 
