@@ -62,6 +62,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "clock.h"
 #include "proc_task.h"
 #include "thread_names.h"
 
@@ -692,6 +693,9 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   // reads do not stretch the time the sample spans.
   std::optional<KernelTaskInfo> first_info;
   if (!tids.empty() && tids.front() == request.first) first_info = ReadTaskInfo(request.first);
+  // Stamped here, not before listing the threads and taking the lock: a
+  // report's [captured_at, + capture_ms] must span the stacks it shows.
+  result.started_unix_ns = UnixNowNs();
   const int64_t start_ns = MonotonicNs();
   for (pid_t tid : tids) {
     result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));

@@ -93,6 +93,9 @@ struct CaptureRequest {
 
 struct CaptureResult {
   std::vector<RawThreadCapture> threads;
+  // Wall clock as the first thread was signalled: with duration_ns, the
+  // span in which every stack of the capture was read (0: nothing sampled).
+  int64_t started_unix_ns = 0;
   int64_t duration_ns = 0;           // the whole capture, all threads
   int32_t threads_not_sampled = 0;   // past max_threads
 };

@@ -258,13 +258,16 @@ void Watchdog::TakeSample(const Decision& decision) {
   const SchedSnapshot before_signal = ReadSchedSnapshot(loop_tid);
   const bool gc_running = loop_tid != 0 && CollectingThread() == loop_tid;
   const SchedSnapshot window_start = std::exchange(last_sample_sched_, before_signal);
-  const int64_t captured_unix_ns = UnixNowNs();
   CaptureRequest request;
   request.first = loop_tid;
   request.answer_timeout_ns = options_.answer_timeout_ns;
   request.native = options_.native_stacks;
   request.max_threads = static_cast<size_t>(options_.max_threads);
   const CaptureResult captures = CaptureAllThreads(request);
+  // When the stacks began to be read (the thread listing before it can take
+  // a while on a loaded machine); the capture's clock unless none was.
+  const int64_t captured_unix_ns =
+      captures.started_unix_ns != 0 ? captures.started_unix_ns : UnixNowNs();
   // A transition meanwhile means the loop had recovered by the time its
   // stack was read: such a sample shows the loop moving on, not the hang.
   if (LoadState() != before) {

@@ -151,12 +151,25 @@ def test_exit_while_captures_are_under_way(tmp_path):
         said = {e["event"]: e["t_ns"] for e in run.events if e.get("event") in ("block_start", "leaving")}
         # 3.9 and 3.10 name functions without their qualified name: "main".
         blocking = BLOCKING.get(scenario, "main")
+        # (captured_at is when the loop's thread was signalled, and every
+        # stack was read within capture_ms of it.) A loop thread that did not
+        # answer in time on the loaded machine says so and shows no frames.
         for report in reports:
             began = report["captured_unix_ns"]
-            if said["block_start"] < began and began + report["capture_ms"] * 1e6 < said["leaving"]:
-                named = [f for f in loop_functions(report)
-                         if f == blocking or f.endswith("." + blocking)]
-                assert named, f"{what}: a report captured during the block does not name {blocking}"
-                caught += 1
+            during = said["block_start"] < began and began + report["capture_ms"] * 1e6 < said["leaving"]
+            if not during:
+                continue
+            loop = loop_thread(report)
+            if loop["status"] != "answered":
+                assert loop["frames"] == [], f"{what}: frames from a thread that did not answer"
+                continue
+            named = [f for f in loop_functions(report) if f == blocking or f.endswith("." + blocking)]
+            assert named, (
+                f"{what}: a report captured during the block does not name {blocking}; "
+                f"captured {(began - said['block_start']) / 1e6:.1f} ms into it, "
+                f"{(said['leaving'] - began) / 1e6:.1f} ms before leaving, in {report['capture_ms']} ms; "
+                f"its loop thread (truncated: {loop['truncated']}) shows "
+                f"{[(f['kind'], f['function']) for f in loop['frames']]}")
+            caught += 1
     # Some exits must have come after a capture, or nothing was under way.
     assert caught > 0, f"no capture finished before the exit in any run (seed {seed})"

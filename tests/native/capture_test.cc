@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "clock.h"
 #include "fake_walker.h"
 #include "symbolizer.h"
 
@@ -194,6 +195,42 @@ TEST(Capture, ThreadsPastTheLimitAreCountedNotSampled) {
   ASSERT_EQ(result.threads.size(), 2u);
   EXPECT_EQ(result.threads[0].tid, parked.tids()[5]) << "the loop's thread is never cut";
   EXPECT_GE(result.threads_not_sampled, 4);
+}
+
+// Each parked thread's wall clock as it answered, by tid slot.
+constexpr int kTimedThreads = 6;
+std::atomic<pid_t> g_timed_tid[kTimedThreads];
+std::atomic<int64_t> g_answered_unix_ns[kTimedThreads];
+
+// Runs in a signal handler: FakeWalker, clock_gettime and atomic stores only.
+void TimingWalker(awd_py_stack* out) {
+  FakeWalker(out);
+  const pid_t tid = Tid();
+  for (int i = 0; i < kTimedThreads; ++i) {
+    if (g_timed_tid[i].load() == tid) g_answered_unix_ns[i].store(UnixNowNs());
+  }
+}
+
+TEST(Capture, ItsWallClockSpanHoldsEveryAnswer) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), TimingWalker).ok());
+  ParkedThreads parked(kTimedThreads, false);
+  for (int i = 0; i < kTimedThreads; ++i) {
+    g_answered_unix_ns[i].store(0);
+    g_timed_tid[i].store(parked.tids()[i]);
+  }
+  CaptureRequest request;
+  request.first = parked.tids()[2];
+  const int64_t before = UnixNowNs();
+  const CaptureResult result = CaptureAllThreads(request);
+  const int64_t after = UnixNowNs();
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  EXPECT_LE(before, result.started_unix_ns);
+  EXPECT_LE(result.started_unix_ns + result.duration_ns, after);
+  for (int i = 0; i < kTimedThreads; ++i) {
+    const int64_t answered = g_answered_unix_ns[i].load();
+    EXPECT_LE(result.started_unix_ns, answered) << "thread " << i;
+    EXPECT_LE(answered, result.started_unix_ns + result.duration_ns) << "thread " << i;
+  }
 }
 
 TEST(Capture, OneSignalPerProcess) {
