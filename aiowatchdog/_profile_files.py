@@ -18,7 +18,7 @@ import re
 from typing import Any, Dict
 
 from ._report_files import (
-    _BOOL, _INT, _JSON_FRAME_FIELDS, _LIST, _NUMBER, _STR, ReportFormatError, _check_fields,
+    _BOOL, _DURATION, _INT, _JSON_FRAME_FIELDS, _LIST, _STR, ReportFormatError, _check_fields,
     _Check, load_document,
 )
 
@@ -34,13 +34,13 @@ _FIELDS: Dict[str, _Check] = {
     "pid": _INT,
     "python": _STR,
     # Sampling rate asked for, and the interval of the dumper.
-    "profile_hz": _NUMBER,
-    "interval_s": _NUMBER,
+    "profile_hz": _DURATION,
+    "interval_s": _DURATION,
     # When the episode was detected (sample 0's time), and how long the loop
     # was blocked in all: to recovery, or to the dumper's stop when
     # `recovered` is false.
     "started_unix_ns": _INT,
-    "blocked_s": _NUMBER,
+    "blocked_s": _DURATION,
     "recovered": _BOOL,
     # Samples taken (sum of the stacks' counts); samples thrown away because
     # the loop moved while its stack was read, or because the stack table was

@@ -5,14 +5,15 @@ dict shape as the JSON (schema "aiowatchdog.report", version 1).
 Malformed input raises ReportFormatError, never anything else, so tools that
 read a directory of arbitrary files can skip what is not a report: whatever
 bytes a file holds (not UTF-8, cut short, numbers past int()'s digit limit,
-JSON nested past the recursion limit, values of the wrong type), and whatever
-it is (a directory, a FIFO). A report returned has every key the README
-documents, each of its type. Only I/O errors (OSError: a file that cannot be
-opened or read) pass through.
+JSON nested past the recursion limit, values of the wrong type, times that are
+negative or not finite), and whatever it is (a directory, a FIFO). A report
+returned has every key the README documents, each of its type. Only I/O
+errors (OSError: a file that cannot be opened or read) pass through.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -66,10 +67,14 @@ def _int(text: str, what: str) -> int:
 
 
 def _float(text: str, what: str) -> float:
+    """A duration: finite and not negative (float() would take "nan", "inf")."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ReportFormatError(f"bad {what}: {_brief(text)}") from None
+    if not _is_duration(value):
+        raise ReportFormatError(f"bad {what}: {_brief(text)} (a duration is a finite number >= 0)")
+    return value
 
 
 def _line_number(text: str) -> Optional[int]:
@@ -243,6 +248,21 @@ _Check = Tuple[Callable[[Any], bool], str]
 _STR: _Check = (lambda v: isinstance(v, str), "a string")
 _INT: _Check = (lambda v: type(v) is int, "an integer")  # not a bool
 _NUMBER: _Check = (lambda v: type(v) in (int, float), "a number")
+
+
+def _is_duration(value: Any) -> bool:
+    if type(value) not in (int, float):
+        return False
+    try:
+        value = float(value)  # an integer past a float's range is no duration either
+    except OverflowError:
+        return False
+    return math.isfinite(value) and value >= 0
+
+
+# Times and rates: what the writer prints is never negative, NaN or infinite
+# (exports weigh stacks by them).
+_DURATION: _Check = (_is_duration, "a finite number >= 0")
 _BOOL: _Check = (lambda v: isinstance(v, bool), "true or false")
 _LINE: _Check = (lambda v: v is None or type(v) is int, "an integer or null")
 _NUMBER_OR_NULL: _Check = (lambda v: v is None or type(v) in (int, float), "a number or null")
@@ -250,10 +270,10 @@ _OBJECT_OR_NULL: _Check = (lambda v: v is None or isinstance(v, dict), "an objec
 _LIST: _Check = (lambda v: isinstance(v, list), "a list")
 
 _JSON_FIELDS: Dict[str, _Check] = {
-    "episode": _STR, "sample": _INT, "samples": _INT, "blocked_s": _NUMBER,
-    "interval_s": _NUMBER, "sample_interval_s": _NUMBER, "pid": _INT, "python": _STR,
-    "captured_at": _STR, "captured_unix_ns": _LINE, "capture_ms": _NUMBER,
-    "loop_pause_ms": _NUMBER, "task": _OBJECT_OR_NULL, "loop_activity": _OBJECT_OR_NULL,
+    "episode": _STR, "sample": _INT, "samples": _INT, "blocked_s": _DURATION,
+    "interval_s": _DURATION, "sample_interval_s": _DURATION, "pid": _INT, "python": _STR,
+    "captured_at": _STR, "captured_unix_ns": _LINE, "capture_ms": _DURATION,
+    "loop_pause_ms": _DURATION, "task": _OBJECT_OR_NULL, "loop_activity": _OBJECT_OR_NULL,
     "other_threads": _INT,
     "threads_not_sampled": _INT, "suppressed_episodes": _INT, "threads": _LIST,
 }
@@ -284,11 +304,17 @@ def _check_fields(obj: Any, fields: Dict[str, _Check], where: str) -> None:
             raise ReportFormatError(f"{where}.{key} must be {expected}, got {_brief(obj[key])}")
 
 
+def _not_json_constant(name: str) -> Any:
+    raise ReportFormatError(f"not JSON: {name} (Python's json extension, never written by aiowatchdog)")
+
+
 def load_document(text: str, schema: str, version: int, what: str) -> Dict[str, Any]:
     """A JSON object whose "schema" and "schema_version" are `schema` and
     `version`, else ReportFormatError (`what` names the kind of file)."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_not_json_constant)
+    except ReportFormatError:
+        raise
     except (ValueError, RecursionError) as e:  # JSONDecodeError, a huge number, deep nesting
         raise ReportFormatError(f"not JSON: {e}") from None
     if not isinstance(document, dict) or document.get("schema") != schema:

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aiowatchdog import _native
+from aiowatchdog._profile_files import parse_profile
 from aiowatchdog._report_files import (
     ReportFormatError,
     list_reports,
@@ -44,6 +45,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_duration(value: Any) -> bool:
+    """Not negative, NaN, infinite or past a float's range: exports weigh
+    stacks by these."""
+    return _is_number(value) and 0 <= value <= 1.7e308
+
+
 def _is_line(value: Any) -> bool:
     return value is None or _is_int(value)
 
@@ -53,12 +60,12 @@ TOP_LEVEL: Dict[str, Callable[[Any], bool]] = {
     "schema_version": lambda v: _is_int(v) and v == 1,
     "episode": lambda v: isinstance(v, str),
     "sample": _is_int, "samples": _is_int,
-    "blocked_s": _is_number, "interval_s": _is_number, "sample_interval_s": _is_number,
+    "blocked_s": _is_duration, "interval_s": _is_duration, "sample_interval_s": _is_duration,
     "pid": _is_int,
     "python": lambda v: isinstance(v, str),
     "captured_at": lambda v: isinstance(v, str),
     "captured_unix_ns": _is_line,  # None in text reports
-    "capture_ms": _is_number, "loop_pause_ms": _is_number,
+    "capture_ms": _is_duration, "loop_pause_ms": _is_duration,
     "other_threads": _is_int, "threads_not_sampled": _is_int, "suppressed_episodes": _is_int,
 }
 TASK = {"coroutine": lambda v: isinstance(v, str), "file": lambda v: isinstance(v, str),
@@ -277,8 +284,12 @@ def test_unmutated_reports_are_read_whole(model):
     ("Threads without Python frames: 0", f"Threads without Python frames: {HUGE}"),
     ("(futex, CPU 50%)", f"(futex, CPU {HUGE}%)"),
     ("(futex, CPU 50%)", "(CPU 50%, futex)"),
+    ("Blocked for: 1.000 s", "Blocked for: nan s"),
+    ("Interval: 0.250 s", "Interval: inf s"),
+    ("Sample interval: 1.000 s", "Sample interval: -1.000 s"),
 ], ids=["frame line", "ident", "native id", "name a number", "name nested", "pid",
-        "task line", "other threads", "huge share", "syscall after share"])
+        "task line", "other threads", "huge share", "syscall after share", "blocked nan",
+        "interval inf", "negative sample interval"])
 def test_text_breakers(old, new):
     assert old in BASE_TEXT
     with pytest.raises(ReportFormatError):
@@ -303,14 +314,45 @@ def test_text_breakers(old, new):
     ('"cpu_share": 0.5', '"cpu_share": true'),
     ('"gc_running": true', '"gc_running": 1'),
     ('"syscall": "futex"', '"x": "futex"'),
+    ('"blocked_s": 1.0', '"blocked_s": NaN'),
+    ('"blocked_s": 1.0', '"blocked_s": Infinity'),
+    ('"blocked_s": 1.0', '"blocked_s": 1e999'),
+    ('"blocked_s": 1.0', f'"blocked_s": 1{"0" * 400}'),
+    ('"capture_ms": 1.0', '"capture_ms": -1.0'),
 ], ids=["huge pid", "deep episode", "bool version", "task a list", "task without file",
         "thread a number", "no is_loop", "frame null", "line a string", "unknown kind",
         "no capture_ms", "episode null", "activity a list", "share a string", "share a bool",
-        "gc_running a number", "activity without syscall"])
+        "gc_running a number", "activity without syscall", "blocked NaN", "blocked Infinity",
+        "blocked past a float", "blocked a huge integer", "negative capture_ms"])
 def test_json_breakers(old, new):
     assert old in BASE_JSON
     with pytest.raises(ReportFormatError):
         parse_json_report(BASE_JSON.replace(old, new, 1))
+
+
+BASE_PROFILE = json.dumps({
+    "schema": "aiowatchdog.profile", "schema_version": 1, "episode": "e", "pid": 1,
+    "python": "x", "profile_hz": 100, "interval_s": 0.25, "started_unix_ns": 1,
+    "blocked_s": 1.5, "recovered": True, "samples": 2, "discarded_samples": 0,
+    "dropped_samples": 0, "loop_thread": {"native_id": 2, "name": "MainThread"},
+    "stacks": [{"count": 2, "frames": [
+        {"kind": "python", "file": "f", "line": 1, "function": "g", "source": ""}]}],
+})
+
+
+@pytest.mark.parametrize("old, new", [
+    ('"blocked_s": 1.5', '"blocked_s": NaN'),
+    ('"blocked_s": 1.5', '"blocked_s": -1.5'),
+    ('"blocked_s": 1.5', '"blocked_s": 1e999'),
+    ('"profile_hz": 100', '"profile_hz": -Infinity'),
+    ('"interval_s": 0.25', '"interval_s": "0.25"'),
+], ids=["blocked NaN", "blocked negative", "blocked past a float", "rate -Infinity",
+        "interval a string"])
+def test_profile_breakers(old, new):
+    assert parse_profile(BASE_PROFILE)["blocked_s"] == 1.5  # the control
+    assert old in BASE_PROFILE
+    with pytest.raises(ReportFormatError, match=old.split(":")[0].strip('"') + "|not JSON"):
+        parse_profile(BASE_PROFILE.replace(old, new, 1))
 
 
 def test_deep_json_is_a_format_error():
