@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Set
 
 from . import _native
 from ._block_info import LoopActivity
@@ -112,8 +112,21 @@ class LoopChores:
         self._on_finished = on_finished
         self._thread_count = -1
         self._names_due = 0.0
+        self._errors_logged: Set[str] = set()
 
     def run(self, chores: int) -> None:
+        """Called inside the application's loop (selector.select, a
+        heartbeat): never raises into it. An error is logged, once per kind."""
+        try:
+            self._run(chores)
+        except Exception as e:  # noqa: BLE001 - the loop must never see ours
+            key = f"{type(e).__name__}: {e}"
+            if key not in self._errors_logged:
+                self._errors_logged.add(key)
+                logger.exception("aiowatchdog could not do its chores on the loop's thread; "
+                                 "the loop goes on (this error is not logged again)")
+
+    def _run(self, chores: int) -> None:
         if chores & _native.CHORE_FINISHED_EPISODES:
             self._on_finished(self._watchdog.take_finished())
         if chores & _native.CHORE_HOUSEKEEPING:

@@ -1,6 +1,6 @@
 """Type stub for aiowatchdog._native, the pybind11 binding of the C++ core
 (native/python/module.cc). Internal: the public API is hang_inspection."""
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 REPORT_SCHEMA_VERSION: int
 CHORE_FINISHED_EPISODES: int
@@ -13,7 +13,7 @@ class Watchdog:
 
     def __init__(
         self,
-        output_dir: str,
+        output_dir: Union[str, bytes],
         interval: float,
         samples: int,
         sample_interval: float,
@@ -25,8 +25,12 @@ class Watchdog:
         max_episodes_per_minute: int = 10,
         write_reports: bool = True,
         profile_hz: float = 0.0,
+        file_mode: int = 0o600,
+        dir_mode: int = 0o700,
     ) -> None:
-        """write_reports=False: in memory (aiowatchdog.watch and friends): no
+        """Arguments checked by aiowatchdog._options.check_native_arguments.
+        start() raises PermissionError for a report directory owned by, or
+        writable by, another user. write_reports=False: in memory (aiowatchdog.watch and friends): no
         file, no rate limit; episodes only through take_finished/sample_since."""
     def start(self) -> None: ...
     def touch(self, idle: bool) -> int:
@@ -88,7 +92,10 @@ def gc_callback(phase: str, info: Dict[str, Any]) -> None:
     """For gc.callbacks (see aiowatchdog/_gc_phase.py): notes the calling
     thread as collecting at phase "start", no thread at any other phase."""
 
-def publish_thread_names(rows: List[Tuple[int, int, str]]) -> None:
+def check_report_directory(path: Union[str, bytes]) -> None:
+    """PermissionError when another user owns the directory or may write in
+    it without the sticky bit (the check Watchdog.start() makes)."""
+def publish_thread_names(rows: List[Tuple[int, int, Union[str, bytes]]]) -> None:
     """(native id, threading ident, name) for every thread."""
 
 def render_text_report(report: Dict[str, Any]) -> bytes:

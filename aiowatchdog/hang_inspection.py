@@ -21,6 +21,7 @@ import errno
 import os
 import platform
 import threading
+import weakref
 from types import TracebackType
 from typing import Optional, Set, Type, Union
 
@@ -28,7 +29,7 @@ from . import _gc_phase, _native
 from ._chores import log_episodes, publish_thread_names
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
-from ._options import Options
+from ._options import Options, check_directory
 
 __all__ = ["Dumper", "start", "stop", "stop_wait"]
 
@@ -47,6 +48,11 @@ _STOP_POLL_S = 0.002
 # wrapper, went on sampling through finalization and into exit(), leaving a
 # dot-prefixed .tmp file behind when the process ended mid-write.
 _live_dumpers: Set["Dumper"] = set()
+# The running dumper of each loop: a second one on the same loop is refused
+# (every hang would be reported twice, into two directories). Weak keys: a
+# loop that is gone takes its entry with it.
+_dumper_by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dumper]" = (
+    weakref.WeakKeyDictionary())
 
 
 class Dumper:
@@ -60,7 +66,9 @@ class Dumper:
         self.loop = loop
         self.options = options
         self._watchdog = _native.Watchdog(
-            output_dir=directory,
+            # Bytes: a path that is not UTF-8 (surrogate escapes) reaches the
+            # core as the file system's own bytes.
+            output_dir=os.fsencode(directory),
             interval=options.interval,
             samples=options.samples,
             sample_interval=options.sample_interval,
@@ -71,6 +79,8 @@ class Dumper:
             max_bytes=options.max_bytes,
             max_episodes_per_minute=options.max_episodes_per_minute,
             profile_hz=options.profile_hz or 0.0,
+            file_mode=options.file_mode,
+            dir_mode=options.dir_mode,
         )
         self._shutdown_hook = LoopShutdownHook(self.stop)
         self._probe = make_probe(loop, self._watchdog, options.interval,
@@ -84,6 +94,7 @@ class Dumper:
         self._watchdog.start()
         self._probe.start()
         _live_dumpers.add(self)
+        _dumper_by_loop[self.loop] = self
         _gc_phase.retain()  # released once, by _begin_stop (a forked child starts at 0)
 
     @property
@@ -109,6 +120,8 @@ class Dumper:
         self._shutdown_hook.disarm()
         self._watchdog.request_stop()
         _live_dumpers.discard(self)
+        if _dumper_by_loop.get(self.loop) is self:
+            del _dumper_by_loop[self.loop]
         _gc_phase.release()
         return True
 
@@ -177,6 +190,8 @@ def start(
     max_bytes: int = 64 << 20,
     max_episodes_per_minute: int = 10,
     profile_hz: Optional[float] = None,
+    file_mode: int = 0o600,
+    dir_mode: int = 0o700,
 ) -> Dumper:
     """Starts watching `loop` (default: the running loop) for hangs.
 
@@ -187,16 +202,24 @@ def start(
     also sampled that many times a second while a hang lasts, and each
     episode gets one profile file when it ends.
 
-    Raises ValueError/TypeError for a bad option, NotADirectoryError when the
-    path (or a parent) is a file, PermissionError when the directory cannot be
-    written, RuntimeError when there is no loop to watch.
+    Report files are made with `file_mode` (default 0o600: reports hold
+    source lines) and missing directories with `dir_mode` (0o700). The
+    directory must be ours (or root's) and not writable by another user
+    unless sticky, as sshd and cron require: files are created there with
+    O_EXCL|O_NOFOLLOW through one directory descriptor, never through a link.
+
+    Raises ValueError/TypeError for a bad option (an empty path included),
+    NotADirectoryError when the path (or a parent) is a file, PermissionError
+    when the directory cannot be written or is another user's (or writable by
+    one), RuntimeError when there is no loop to watch or it already has a
+    dumper. On any error nothing is created and nothing runs.
     """
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
                       signal=signal, native_stacks=native_stacks, max_threads=max_threads,
                       max_reports=max_reports, max_bytes=max_bytes,
                       max_episodes_per_minute=max_episodes_per_minute,
-                      profile_hz=profile_hz)
-    directory = _prepare_directory(stack_output_dir)
+                      profile_hz=profile_hz, file_mode=file_mode, dir_mode=dir_mode)
+    requested = check_directory(stack_output_dir)
     if loop is None:
         try:
             loop = asyncio.get_running_loop()
@@ -206,8 +229,19 @@ def start(
             ) from None
     if loop.is_closed():
         raise RuntimeError(f"cannot watch a closed event loop: {loop!r}")
-    dumper = Dumper(directory, loop, options)
-    dumper._start()
+    first = _dumper_by_loop.get(loop)
+    if first is not None and first.running:
+        raise RuntimeError(
+            f"this event loop already has a hang_inspection dumper, writing to "
+            f"{first.directory!r}; stop it first (two would report every hang twice)")
+    created = _prepare_directory(requested, options.dir_mode)
+    try:
+        dumper = Dumper(requested, loop, options)
+        dumper._start()
+    except BaseException:
+        if created is not None:  # made by this call: not left behind
+            _remove_created(created)
+        raise
     return dumper
 
 
@@ -248,16 +282,30 @@ def _forget_dumpers_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_dumpers_in_child)
 
 
-def _prepare_directory(path: PathLike) -> str:
-    """Creates the report directory and proves it writable, so that a bad
-    directory fails at start rather than at the first hang."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"stack_output_dir must be a path, got {path!r}")
-    directory = os.path.abspath(os.fspath(path))
+def prepare_report_directory(path: PathLike, dir_mode: int = 0o700) -> str:
+    """For `python -m aiowatchdog run`: the directory checked (path, owner
+    and mode: the rules start() applies), created and proved writable;
+    returned absolute."""
+    directory = check_directory(path)
+    _prepare_directory(directory, dir_mode)
+    _native.check_report_directory(os.fsencode(directory))
+    return directory
+
+
+def _prepare_directory(directory: str, dir_mode: int) -> Optional[str]:
+    """Creates the report directory (missing parents too, with `dir_mode`)
+    and proves it writable, so that a bad directory fails at start rather
+    than at the first hang. Returns the outermost directory this call made
+    (for start() to remove on a later error), or None."""
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory)
+    created = directory
+    while not os.path.exists(os.path.dirname(created)) and os.path.dirname(created) != created:
+        created = os.path.dirname(created)
+    if os.path.lexists(created):
+        created = None  # type: ignore[assignment]
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=dir_mode, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory) from None
     except PermissionError as e:
@@ -265,14 +313,32 @@ def _prepare_directory(path: PathLike) -> str:
             e.errno, f"stack_output_dir cannot be created ({e.strerror})", directory
         ) from None
     # A temporary name (native/report_retention.h): a start killed between
-    # these lines leaves a file the next start removes.
+    # these lines leaves a file the next start removes. O_EXCL|O_NOFOLLOW:
+    # a name planted there is refused, never followed.
     probe = os.path.join(directory, f".aiowatchdog-probe-{threading.get_ident()}.{os.getpid()}.tmp")
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NONBLOCK,
+                     0o600)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
+        if created is not None:
+            _remove_created(created)
         raise PermissionError(
             e.errno, f"stack_output_dir is not writable ({e.strerror})", directory
         ) from None
-    return directory
+    return created
+
+
+def _remove_created(created: str) -> None:
+    """Removes the (empty) directories start() made before failing."""
+    for root, dirs, _files in os.walk(created, topdown=False):
+        for name in dirs:
+            try:
+                os.rmdir(os.path.join(root, name))
+            except OSError:
+                pass
+    try:
+        os.rmdir(created)
+    except OSError:
+        pass

@@ -1,6 +1,6 @@
 // The watchdog's settings, one struct mirrored by aiowatchdog._options.Options
-// in Python. Values are validated at the binding boundary (module.cc) with
-// messages that name the bad value; the core trusts them.
+// in Python. Values are validated once, by aiowatchdog._options, which the
+// binding (module.cc) calls with the values it got; the core trusts them.
 #ifndef AIOWATCHDOG_OPTIONS_H_
 #define AIOWATCHDOG_OPTIONS_H_
 
@@ -48,6 +48,10 @@ struct WatchdogOptions {
   // cost is one signal and one stack walk of the loop's thread per sample,
   // none while the loop is healthy. Ignored when write_reports is false.
   double profile_hz = 0;
+  // Permissions of the report files written and of directories made
+  // (report_writer.h); the binding checks them (never writable by others).
+  int file_mode = 0600;
+  int dir_mode = 0700;
   // Interpreter version line for the report header.
   std::string python_version;
 };

@@ -2,6 +2,7 @@
 #include "report_retention.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,18 +51,42 @@ struct StoredReport {
   std::string stem;
   int64_t newest_mtime_ns = 0;
   int64_t bytes = 0;
-  std::string text_path;  // empty when absent
-  std::string json_path;  // empty when absent
+  std::string text_name;  // empty when absent
+  std::string json_name;  // empty when absent
 };
 
-// Calls visit(name) for each entry of dir; false if dir cannot be read.
+// Calls visit(name) for each entry of the directory open at dir_fd (read
+// through a descriptor of its own, so dir_fd's offset is untouched); false
+// if it cannot be read.
 template <typename Visit>
-bool ForEachEntry(const std::string& dir, Visit visit) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return false;
+bool ForEachEntry(int dir_fd, Visit visit) {
+  const int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return false;
+  }
   while (struct dirent* entry = readdir(d)) visit(std::string_view(entry->d_name));
   closedir(d);
   return true;
+}
+
+// A regular file owned by us, not followed if a link: its stat.
+bool StatOurRegularFile(int dir_fd, const std::string& name, struct stat* st) {
+  return fstatat(dir_fd, name.c_str(), st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st->st_mode) &&
+         st->st_uid == geteuid();
+}
+
+// Runs `body` with the directory at `dir` opened (O_NOFOLLOW), or returns
+// `fallback` when it cannot be.
+template <typename T, typename Body>
+T WithDirectory(const std::string& dir, T fallback, Body body) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fallback;
+  T result = body(fd);
+  close(fd);
+  return result;
 }
 
 }  // namespace
@@ -122,19 +147,52 @@ bool ParseTempFileName(std::string_view name, pid_t* writer) {
   return true;
 }
 
+bool IsOurReportFile(int dir_fd, std::string_view name) {
+  const std::string file(name);
+  struct stat st;
+  if (!StatOurRegularFile(dir_fd, file, &st)) return false;
+  const int fd = openat(dir_fd, file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  char head[256];
+  ssize_t got = 0;
+  struct stat opened;
+  if (fstat(fd, &opened) == 0 && S_ISREG(opened.st_mode) && opened.st_uid == geteuid()) {
+    do {
+      got = pread(fd, head, sizeof(head), 0);
+    } while (got < 0 && errno == EINTR);
+  }
+  close(fd);
+  if (got <= 0) return false;
+  const std::string_view text(head, static_cast<size_t>(got));
+  if (ConsumeSuffix(&name, ".txt")) return StartsWith(text, "# aiowatchdog hang report (schema ");
+  // Our JSON renderers put the schema first (json_report.cc, episode_profile.cc).
+  const std::string_view schema = StartsWith(name, "profile-") ? "\"schema\": \"aiowatchdog.profile\""
+                                                                : "\"schema\": \"aiowatchdog.report\"";
+  return StartsWith(text, "{") && text.find(schema) != std::string_view::npos &&
+         text.find(schema) < 16;
+}
+
 PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) {
+  return WithDirectory(dir, PruneResult{}, [&](int fd) { return PruneReports(fd, limits); });
+}
+
+int RemoveStaleTempFiles(const std::string& dir) {
+  return WithDirectory(dir, 0, [](int fd) { return RemoveStaleTempFiles(fd); });
+}
+
+PruneResult PruneReports(int dir_fd, const RetentionLimits& limits) {
   absl::flat_hash_map<std::string, StoredReport> by_stem;
-  ForEachEntry(dir, [&](std::string_view name) {
+  ForEachEntry(dir_fd, [&](std::string_view name) {
     std::string_view stem;  // name ends in ".txt" or ".json" from here on
     if (!ParseReportFileName(name, &stem)) return;
-    std::string path = dir + "/" + std::string(name);
+    std::string file(name);
     struct stat st;
-    if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if (!StatOurRegularFile(dir_fd, file, &st) || !IsOurReportFile(dir_fd, name)) return;
     StoredReport& report = by_stem[std::string(stem)];
     report.stem = std::string(stem);
     report.newest_mtime_ns = std::max(report.newest_mtime_ns, MtimeNs(st));
     report.bytes += st.st_size;
-    (name.back() == 't' ? report.text_path : report.json_path) = std::move(path);
+    (name.back() == 't' ? report.text_name : report.json_name) = std::move(file);
   });
   std::vector<StoredReport*> newest_first;
   newest_first.reserve(by_stem.size());
@@ -158,8 +216,8 @@ PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) 
     // The .txt before its .json (the reverse of writing), so that a process
     // killed in between never leaves a text report without its twin.
     bool removed = false;
-    for (const std::string* path : {&report->text_path, &report->json_path}) {
-      if (!path->empty()) removed |= unlink(path->c_str()) == 0;
+    for (const std::string* name : {&report->text_name, &report->json_name}) {
+      if (!name->empty()) removed |= unlinkat(dir_fd, name->c_str(), 0) == 0;
     }
     if (removed) {
       ++result.removed_reports;
@@ -170,20 +228,20 @@ PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) 
   return result;
 }
 
-int RemoveStaleTempFiles(const std::string& dir) {
+int RemoveStaleTempFiles(int dir_fd) {
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   const int64_t now_ns = static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
   int removed = 0;
-  ForEachEntry(dir, [&](std::string_view name) {
+  ForEachEntry(dir_fd, [&](std::string_view name) {
     pid_t writer = 0;
     if (!ParseTempFileName(name, &writer)) return;
-    const std::string path = dir + "/" + std::string(name);
+    const std::string file(name);
     struct stat st;
-    if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+    if (!StatOurRegularFile(dir_fd, file, &st)) return;  // not ours, or not a file
     const bool writer_gone = kill(writer, 0) != 0 && errno == ESRCH;
     const bool too_old = now_ns - MtimeNs(st) > kStaleTempAgeNs;
-    if ((writer_gone || too_old) && unlink(path.c_str()) == 0) ++removed;
+    if ((writer_gone || too_old) && unlinkat(dir_fd, file.c_str(), 0) == 0) ++removed;
   });
   return removed;
 }

@@ -2,22 +2,26 @@
 #include "report_writer.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "json_report.h"
 #include "text_report.h"
+#include "utf8_text.h"
 
 namespace aiowatchdog {
 namespace {
 
-absl::Status ErrnoError(const std::string& what, const std::string& path) {
-  return absl::UnavailableError(absl::StrFormat("%s %s: %s", what, path, std::strerror(errno)));
+absl::Status ErrnoError(const std::string& what, const std::string& path, int error = errno) {
+  return absl::UnavailableError(
+      absl::StrFormat("%s %s: %s", what, EscapeInvalidUtf8(path), std::strerror(error)));
 }
 
 struct tm LocalTm(int64_t unix_ns) {
@@ -28,6 +32,20 @@ struct tm LocalTm(int64_t unix_ns) {
 }
 
 int Micros(int64_t unix_ns) { return static_cast<int>((unix_ns % 1'000'000'000) / 1000); }
+
+// 64 unpredictable bits for a temporary name (the kernel's CSPRNG; should it
+// fail, the clock and a counter: O_EXCL still refuses any planted name).
+uint64_t RandomBits() {
+  uint64_t bits = 0;
+  if (getrandom(&bits, sizeof(bits), GRND_NONBLOCK) == static_cast<ssize_t>(sizeof(bits))) {
+    return bits;
+  }
+  static std::atomic<uint64_t> counter{0};
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (static_cast<uint64_t>(now.tv_nsec) << 20) ^ static_cast<uint64_t>(now.tv_sec) ^
+         (counter.fetch_add(1) * 0x9E3779B97F4A7C15ULL);
+}
 
 }  // namespace
 
@@ -47,50 +65,33 @@ std::string LocalIsoTime(int64_t unix_ns) {
   return absl::StrFormat("%s.%06d%s", date, Micros(unix_ns), offset);
 }
 
-absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                                 const std::string& content) {
-  const std::string final_path = dir + "/" + name;
-  const std::string temp_path = absl::StrFormat("%s/.%s.%d.tmp", dir, name, getpid());
-  const int fd = open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("cannot create", temp_path);
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      absl::Status error = ErrnoError("cannot write", temp_path);
-      close(fd);
-      unlink(temp_path.c_str());
-      return error;
-    }
-    done += static_cast<size_t>(n);
+absl::Status CheckDirectoryOwnership(const std::string& dir, uid_t owner, mode_t mode) {
+  const uid_t self = geteuid();
+  if (owner != self && owner != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "stack_output_dir %s is owned by another user (uid %d, we are uid %d): that user could "
+        "replace or read our reports; use a directory of our own",
+        EscapeInvalidUtf8(dir), owner, self));
   }
-  if (fsync(fd) != 0) {
-    absl::Status error = ErrnoError("cannot fsync", temp_path);
-    close(fd);
-    unlink(temp_path.c_str());
-    return error;
-  }
-  close(fd);
-  if (rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    absl::Status error = ErrnoError("cannot rename to", final_path);
-    unlink(temp_path.c_str());
-    return error;
+  if ((mode & (S_IWGRP | S_IWOTH)) != 0 && (mode & S_ISVTX) == 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "stack_output_dir %s is writable by %s (mode %04o) without the sticky bit: another user "
+        "could plant or remove files in it; remove that write permission (chmod go-w)",
+        EscapeInvalidUtf8(dir), (mode & S_IWOTH) ? "others" : "its group", mode & 07777));
   }
   return absl::OkStatus();
 }
 
-absl::Status EnsureDirectory(const std::string& dir) {
+absl::Status EnsureDirectory(const std::string& dir, mode_t dir_mode) {
   struct stat st;
   if (stat(dir.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return absl::OkStatus();
-    errno = ENOTDIR;
-    return ErrnoError("cannot write reports to", dir);
+    return ErrnoError("cannot write reports to", dir, ENOTDIR);
   }
   // Gone (removed, or a mount went away): make it again, parents first.
   for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
     const std::string prefix = dir.substr(0, slash);
-    if (mkdir(prefix.c_str(), 0777) != 0 && errno != EEXIST) {
+    if (mkdir(prefix.c_str(), dir_mode) != 0 && errno != EEXIST) {
       return ErrnoError("cannot create directory", prefix);
     }
     if (slash == std::string::npos) break;
@@ -98,24 +99,113 @@ absl::Status EnsureDirectory(const std::string& dir) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<WrittenReport> WriteReportFiles(const std::string& dir, const SampleReport& report) {
-  if (absl::Status s = EnsureDirectory(dir); !s.ok()) return s;
+absl::StatusOr<int> OpenReportDirectory(const std::string& dir, mode_t dir_mode) {
+  if (dir.empty()) return absl::InvalidArgumentError("stack_output_dir must not be empty");
+  if (absl::Status s = EnsureDirectory(dir, dir_mode); !s.ok()) return s;
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP || errno == ENOTDIR) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "stack_output_dir %s is a symbolic link or not a directory: give the directory itself",
+          EscapeInvalidUtf8(dir)));
+    }
+    return ErrnoError("cannot open report directory", dir);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    absl::Status error = ErrnoError("cannot stat report directory", dir);
+    close(fd);
+    return error;
+  }
+  if (absl::Status s = CheckDirectoryOwnership(dir, st.st_uid, st.st_mode); !s.ok()) {
+    close(fd);
+    return s;
+  }
+  return fd;
+}
+
+bool DirectoryRemoved(int dir_fd) {
+  struct stat st;
+  return fstat(dir_fd, &st) != 0 || st.st_nlink == 0;
+}
+
+absl::Status WriteFileAtomically(int dir_fd, const std::string& dir, const std::string& name,
+                                 const std::string& content, mode_t file_mode) {
+  const std::string final_path = dir + "/" + name;
+  std::string temp;
+  int fd = -1;
+  // A name taken (planted, or a collision of 64 random bits) is never
+  // opened: try another, a few times.
+  for (int attempt = 0; attempt < 4 && fd < 0; ++attempt) {
+    temp = absl::StrFormat(".%s.%016x.%d.tmp", name, RandomBits(), getpid());
+    fd = openat(dir_fd, temp.c_str(),
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, file_mode);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) return ErrnoError("cannot create", dir + "/" + temp);
+  const auto fail = [&](const char* what) {
+    absl::Status error = ErrnoError(what, dir + "/" + temp);
+    close(fd);
+    unlinkat(dir_fd, temp.c_str(), 0);
+    return error;
+  };
+  // Exactly file_mode, whatever the umask took away.
+  if (fchmod(fd, file_mode) != 0) return fail("cannot set the mode of");
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return fail("cannot write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0) return fail("cannot fsync");
+  close(fd);
+  if (renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
+    absl::Status error = ErrnoError("cannot rename to", final_path);
+    unlinkat(dir_fd, temp.c_str(), 0);
+    return error;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
+                                 const std::string& content) {
+  absl::StatusOr<int> fd = OpenReportDirectory(dir);
+  if (!fd.ok()) return fd.status();
+  absl::Status s = WriteFileAtomically(*fd, dir, name, content);
+  close(*fd);
+  return s;
+}
+
+absl::StatusOr<WrittenReport> WriteReportFiles(int dir_fd, const std::string& dir,
+                                               const SampleReport& report, mode_t file_mode) {
   const std::string stem = ReportStem(report.captured_unix_ns, report.sample_index);
   WrittenReport written{dir + "/" + stem + ".txt", dir + "/" + stem + ".json"};
   // The JSON twin first: a text report on disk always has its twin.
-  if (absl::Status s = WriteFileAtomically(dir, stem + ".json", RenderJsonReport(report)); !s.ok()) {
+  if (absl::Status s = WriteFileAtomically(dir_fd, dir, stem + ".json", RenderJsonReport(report),
+                                           file_mode);
+      !s.ok()) {
     return s;
   }
-  if (absl::Status s = WriteFileAtomically(dir, stem + ".txt", RenderTextReport(report)); !s.ok()) {
-    unlink(written.json_path.c_str());
+  if (absl::Status s = WriteFileAtomically(dir_fd, dir, stem + ".txt", RenderTextReport(report),
+                                           file_mode);
+      !s.ok()) {
+    unlinkat(dir_fd, (stem + ".json").c_str(), 0);
     return s;
   }
   // Make the renames themselves durable.
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
+  fsync(dir_fd);
+  return written;
+}
+
+absl::StatusOr<WrittenReport> WriteReportFiles(const std::string& dir, const SampleReport& report) {
+  absl::StatusOr<int> fd = OpenReportDirectory(dir);
+  if (!fd.ok()) return fd.status();
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(*fd, dir, report, kDefaultFileMode);
+  close(*fd);
   return written;
 }
 

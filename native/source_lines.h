@@ -19,6 +19,8 @@ class SourceLines {
 
   // The line (1-based) with surrounding white space stripped, or "" when the
   // file or line cannot be read ("<frozen ...>", "<string>", deleted files).
+  // Always valid UTF-8: a file declaring Latin-1 (PEP 263) is decoded, other
+  // bytes that are not UTF-8 come back as "\xNN" (utf8_text.h).
   std::string Get(const std::string& path, int32_t line);
 
  private:

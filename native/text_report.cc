@@ -1,5 +1,7 @@
 // See text_report.h. Every value is put on one line: control characters in
-// names or paths (which could forge a line of their own) become '?'.
+// names or paths (which could forge a line of their own) become '?', and
+// bytes that are not UTF-8 are written "\xNN" (utf8_text.h): a report is
+// always valid UTF-8.
 #include "text_report.h"
 
 #include <fmt/format.h>
@@ -9,11 +11,13 @@
 
 #include "absl/strings/str_join.h"
 #include "json_report.h"
+#include "utf8_text.h"
 
 namespace aiowatchdog {
 namespace {
 
-std::string OneLine(std::string s) {
+std::string OneLine(std::string_view text) {
+  std::string s = EscapeInvalidUtf8(text);
   for (char& c : s) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }

@@ -3,6 +3,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "utf8_text.h"
 
 namespace aiowatchdog {
 namespace {
@@ -17,7 +18,7 @@ absl::flat_hash_map<int64_t, std::string>& Names() {
 
 void PublishThreadNames(std::vector<NamedThread> threads) {
   absl::flat_hash_map<int64_t, std::string> fresh;
-  for (NamedThread& t : threads) fresh[t.native_id] = std::move(t.name);
+  for (NamedThread& t : threads) fresh[t.native_id] = EscapeInvalidUtf8(t.name);
   absl::MutexLock lock(&g_mu);
   Names().swap(fresh);
 }

@@ -22,7 +22,9 @@ struct NamedThread {
   std::string name;
 };
 
-// Replaces the whole table.
+// Replaces the whole table. Names are bytes (a Python name with surrogates
+// arrives encoded with surrogateescape); ones that are not UTF-8 are kept
+// escaped ("\xNN", utf8_text.h).
 void PublishThreadNames(std::vector<NamedThread> threads);
 
 std::optional<std::string> LookUpThreadName(int64_t native_id);

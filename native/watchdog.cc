@@ -68,12 +68,19 @@ Watchdog::Watchdog(WatchdogOptions options)
 Watchdog::~Watchdog() {
   RequestStop();
   Join();
+  if (dir_fd_ >= 0) close(dir_fd_);
 }
 
 absl::Status Watchdog::Start() {
   if (thread_.joinable()) return absl::FailedPreconditionError("watchdog already started");
-  // Left by writers killed mid-write (this process's earlier life included).
-  if (options_.write_reports) RemoveStaleTempFiles(options_.output_dir);
+  if (options_.write_reports) {
+    // A directory we must not write to is refused here; one that cannot be
+    // opened now (removed, a mount away) is tried again at each report.
+    absl::StatusOr<int> fd = ReportDirFd();
+    if (!fd.ok() && absl::IsPermissionDenied(fd.status())) return fd.status();
+    // Left by writers killed mid-write (this process's earlier life included).
+    if (fd.ok()) RemoveStaleTempFiles(*fd);
+  }
   // Block every signal while creating the thread so it inherits a full mask
   // from its first instruction, not only once Run() gets to it.
   sigset_t all, previous;
@@ -128,6 +135,8 @@ void Watchdog::ForgetAfterFork() {
   if (thread_.joinable()) new std::thread(std::move(thread_));  // leaked: see header
   in_episode_.store(false);
   parked_.store(false);
+  if (dir_fd_ >= 0) close(dir_fd_);  // the child's copy; the parent keeps its own
+  dir_fd_ = -1;
   exited_.store(true, std::memory_order_release);
 }
 
@@ -311,9 +320,26 @@ void Watchdog::TakeSample(const Decision& decision) {
   if (options_.write_reports) WriteSample(report);
 }
 
+// Watchdog thread: the report directory's descriptor, opened again (and so
+// made again, and checked again) when the directory was removed.
+absl::StatusOr<int> Watchdog::ReportDirFd() {
+  if (dir_fd_ >= 0 && !DirectoryRemoved(dir_fd_)) return dir_fd_;
+  absl::StatusOr<int> fd =
+      OpenReportDirectory(options_.output_dir, static_cast<mode_t>(options_.dir_mode));
+  if (!fd.ok()) return fd.status();
+  if (dir_fd_ >= 0) close(dir_fd_);
+  dir_fd_ = *fd;
+  return dir_fd_;
+}
+
 // Watchdog thread, mu_ not held.
 void Watchdog::WriteSample(const SampleReport& report) {
-  absl::StatusOr<WrittenReport> written = WriteReportFiles(options_.output_dir, report);
+  const absl::StatusOr<int> dir = ReportDirFd();
+  const int dir_fd = dir.ok() ? *dir : -1;
+  absl::StatusOr<WrittenReport> written =
+      dir.ok() ? WriteReportFiles(dir_fd, options_.output_dir, report,
+                                  static_cast<mode_t>(options_.file_mode))
+               : absl::StatusOr<WrittenReport>(dir.status());
   if (!written.ok()) {
     ++current_.reports_not_written;
     ++reports_lost_;
@@ -328,7 +354,7 @@ void Watchdog::WriteSample(const SampleReport& report) {
     write_failing_ = false;
     reports_lost_ = 0;
   }
-  PruneReports(options_.output_dir, RetentionLimits{options_.max_reports, options_.max_bytes});
+  PruneReports(dir_fd, RetentionLimits{options_.max_reports, options_.max_bytes});
 }
 
 // Watchdog thread, mu_ not held: one profile sample, the loop's thread only.
@@ -363,8 +389,10 @@ void Watchdog::WritePendingProfile() {
   if (pending_profile_.empty()) return;
   const std::string name = std::exchange(pending_profile_name_, std::string());
   const std::string content = std::exchange(pending_profile_, std::string());
-  if (WriteFileAtomically(options_.output_dir, name, content).ok()) {
-    PruneReports(options_.output_dir, RetentionLimits{options_.max_reports, options_.max_bytes});
+  const absl::StatusOr<int> dir = ReportDirFd();
+  if (dir.ok() && WriteFileAtomically(*dir, options_.output_dir, name, content,
+                                      static_cast<mode_t>(options_.file_mode)).ok()) {
+    PruneReports(*dir, RetentionLimits{options_.max_reports, options_.max_bytes});
   }
 }
 

@@ -19,6 +19,9 @@
 // (report_retention.h). A report that cannot be written (directory gone, disk
 // full, read-only) is counted and the watchdog carries on; the directory is
 // made again if it was removed, and writing resumes as soon as it can.
+// Start() opens the report directory once (report_writer.h:
+// OpenReportDirectory: refused with PermissionDenied when another user owns
+// it or may write in it) and every file goes through that descriptor.
 //
 // Lifetime: Start() spawns the thread; RequestStop() asks it to end without
 // waiting; Stopped() says whether it has; Join() waits for it. The thread
@@ -38,6 +41,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "episode_profile.h"
 #include "episode_rate_limit.h"
 #include "hang_detector.h"
@@ -123,6 +127,12 @@ class Watchdog {
   void TakeProfileSample();
   // Writes the profile EndEpisode left in pending_profile_, if any. mu_ not held.
   void WritePendingProfile();
+
+  // The report directory's descriptor (write_reports): opened by Start(),
+  // again by WriteSample when the directory was removed. Watchdog thread
+  // after Start().
+  absl::StatusOr<int> ReportDirFd();
+  int dir_fd_ = -1;
 
   const WatchdogOptions options_;
   HangDetector detector_;

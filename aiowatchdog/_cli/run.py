@@ -217,7 +217,7 @@ def _start_options(args: argparse.Namespace, environ: Mapping[str, str]) -> Dict
 def _report_directory(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
     """DIR made absolute (the program may chdir), created and proved
     writable now, so that a bad one fails before the program starts."""
-    from ..hang_inspection import _prepare_directory
+    from ..hang_inspection import prepare_report_directory
 
     variable = ENV_PREFIX + "DIR"
     if args.dir is not None:
@@ -227,9 +227,13 @@ def _report_directory(args: argparse.Namespace, environ: Mapping[str, str]) -> s
     else:
         where, path = f"the default directory {DEFAULT_DIR!r}", DEFAULT_DIR
     try:
-        return _prepare_directory(path)
+        return prepare_report_directory(path)
+    except ValueError as e:
+        raise CliError(f"{where}: {e}") from None
     except OSError as e:
         reason = os.strerror(e.errno) if e.errno else str(e)
+        if isinstance(e, PermissionError) and e.strerror and not e.errno:
+            reason = e.strerror
         raise CliError(f"{where}: cannot write reports there: {reason}") from None
 
 

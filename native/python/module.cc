@@ -18,6 +18,7 @@
 #include "../json_report.h"
 #include "../native_stack.h"
 #include "../options.h"
+#include "../report_writer.h"
 #include "../report_model.h"
 #include "../text_report.h"
 #include "../thread_names.h"
@@ -30,25 +31,52 @@ using namespace aiowatchdog;
 
 namespace {
 
-int64_t SecondsToNs(double seconds, const char* name) {
-  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e6) {
-    throw py::value_error(std::string(name) + " must be a finite number of seconds in (0, 1e6], got " +
-                          py::repr(py::float_(seconds)).cast<std::string>());
-  }
-  return static_cast<int64_t>(seconds * 1e9);
+// Every string the core hands to Python goes through one of these two, never
+// through pybind11's strict UTF-8 conversion: the core's strings are bytes
+// (source lines, names and paths on Linux), and a UnicodeDecodeError here
+// would be raised inside the application's loop (take_finished runs in
+// selector.select). Text: bytes that are not UTF-8 become "\xNN"
+// ("backslashreplace"). Paths: decoded as os.fsdecode does
+// ("surrogateescape"), so that they round-trip to the same file.
+py::str Text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "backslashreplace");
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
 }
 
-void CheckAtLeastOne(const char* name, int64_t value) {
-  if (value < 1) throw py::value_error(std::string(name) + " must be >= 1, got " + std::to_string(value));
+py::str FsPath(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeFSDefaultAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+// A str from Python as the core's bytes: encoded as os.fsencode does, so a
+// name or path holding surrogate escapes (os.fsdecode(b"worker-\xe9"))
+// becomes its original bytes instead of a TypeError; bytes pass as they are.
+std::string Bytes(py::handle o, const char* what) {
+  if (PyBytes_Check(o.ptr())) return std::string(PyBytes_AS_STRING(o.ptr()), PyBytes_GET_SIZE(o.ptr()));
+  if (!PyUnicode_Check(o.ptr())) {
+    throw py::type_error(std::string(what) + " must be str or bytes, got " +
+                         std::string(py::str(py::repr(o)).cast<std::string>()));
+  }
+  PyObject* encoded = PyUnicode_AsEncodedString(o.ptr(), "utf-8", "surrogateescape");
+  if (encoded == nullptr) {  // lone surrogates that are not escapes: keep going, escaped
+    PyErr_Clear();
+    encoded = PyUnicode_AsEncodedString(o.ptr(), "utf-8", "backslashreplace");
+    if (encoded == nullptr) throw py::error_already_set();
+  }
+  std::string out(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded));
+  Py_DECREF(encoded);
+  return out;
 }
 
 py::dict FrameToDict(const Frame& f) {
   py::dict d;
-  d["kind"] = f.kind;
-  d["file"] = f.file;
+  d["kind"] = Text(f.kind);
+  d["file"] = Text(f.file);
   d["line"] = f.line < 0 ? py::object(py::none()) : py::object(py::int_(f.line));
-  d["function"] = f.function;
-  d["source"] = f.source;
+  d["function"] = Text(f.function);
+  d["source"] = Text(f.source);
   return d;
 }
 
@@ -59,8 +87,8 @@ py::object ShareOrNone(double share) {
 py::object ActivityToDict(const std::optional<LoopActivity>& a) {
   if (!a) return py::none();
   py::dict d;
-  d["state"] = a->state;
-  d["syscall"] = a->syscall;
+  d["state"] = Text(a->state);
+  d["syscall"] = Text(a->syscall);
   d["cpu_share"] = ShareOrNone(a->cpu_share);
   d["runqueue_share"] = ShareOrNone(a->runqueue_share);
   d["gc_running"] = a->gc_running;
@@ -69,25 +97,27 @@ py::object ActivityToDict(const std::optional<LoopActivity>& a) {
 
 py::dict EpisodeToDict(const FinishedEpisode& e) {
   py::dict d;
-  d["episode_id"] = e.episode_id;
+  d["episode_id"] = Text(e.episode_id);
   d["blocked_s"] = e.blocked_s;
   d["recovered"] = e.recovered;
-  d["report_paths"] = e.report_paths;
+  py::list paths;
+  for (const std::string& path : e.report_paths) paths.append(FsPath(path));
+  d["report_paths"] = paths;
   py::list frames;
   for (const Frame& f : e.loop_frames) frames.append(FrameToDict(f));
   d["loop_frames"] = frames;
   d["discarded_samples"] = e.discarded_samples;
   d["suppressed_before"] = e.suppressed_before;
   d["reports_not_written"] = e.reports_not_written;
-  d["write_error"] = e.write_error.empty() ? py::object(py::none()) : py::object(py::str(e.write_error));
+  d["write_error"] = e.write_error.empty() ? py::object(py::none()) : py::object(Text(e.write_error));
   d["reports_lost_before"] = e.reports_lost_before;
   py::list stack;
   for (const Frame& f : e.loop_stack) stack.append(FrameToDict(f));
   d["loop_stack"] = stack;
   if (e.task) {
     py::dict t;
-    t["coroutine"] = e.task->coroutine;
-    t["file"] = e.task->file;
+    t["coroutine"] = Text(e.task->coroutine);
+    t["file"] = Text(e.task->file);
     t["line"] = e.task->line < 0 ? py::object(py::none()) : py::object(py::int_(e.task->line));
     t["coroutine_address"] = e.task->coroutine_address;
     d["task"] = t;
@@ -198,6 +228,10 @@ void ThrowIfError(const absl::Status& status) {
   if (status.ok()) return;
   const std::string message(status.message());
   if (absl::IsInvalidArgument(status) || absl::IsFailedPrecondition(status)) throw py::value_error(message);
+  if (absl::IsPermissionDenied(status)) {
+    PyErr_SetString(PyExc_PermissionError, message.c_str());
+    throw py::error_already_set();
+  }
   throw std::runtime_error(message);
 }
 
@@ -208,19 +242,17 @@ PYBIND11_MODULE(_native, m) {
   awd_py_frames_init();
 
   py::class_<Watchdog>(m, "Watchdog")
-      .def(py::init([](const std::string& output_dir, double interval, int samples,
-                       double sample_interval, const std::string& python_version,
+      // Checked once, by aiowatchdog._options.check_native_arguments (the
+      // same checks and messages as hang_inspection's Options), then trusted.
+      .def(py::init([](py::object output_dir, double interval, int samples,
+                       double sample_interval, py::object python_version,
                        bool native_stacks, int max_threads, int max_reports, int64_t max_bytes,
-                       int max_episodes_per_minute, bool write_reports, double profile_hz) {
-             CheckAtLeastOne("samples", samples);
-             if (!(profile_hz >= 0 && profile_hz <= 1000)) {  // NaN fails too
-               throw py::value_error(
-                   "profile_hz must be from 0 (off) to 1000, got " + std::to_string(profile_hz));
-             }
-             CheckAtLeastOne("max_threads", max_threads);
-             CheckAtLeastOne("max_reports", max_reports);
-             CheckAtLeastOne("max_bytes", max_bytes);
-             CheckAtLeastOne("max_episodes_per_minute", max_episodes_per_minute);
+                       int max_episodes_per_minute, bool write_reports, double profile_hz,
+                       int file_mode, int dir_mode) {
+             py::module_::import("aiowatchdog._options").attr("check_native_arguments")(
+                 output_dir, interval, samples, sample_interval, max_threads, max_reports,
+                 max_bytes, max_episodes_per_minute, write_reports, profile_hz, file_mode,
+                 dir_mode);
              WatchdogOptions o;
              o.write_reports = write_reports;
              o.max_reports = max_reports;
@@ -228,19 +260,22 @@ PYBIND11_MODULE(_native, m) {
              o.max_episodes_per_minute = max_episodes_per_minute;
              o.native_stacks = native_stacks;
              o.max_threads = max_threads;
-             o.output_dir = output_dir;
-             o.interval_ns = SecondsToNs(interval, "interval");
+             o.output_dir = Bytes(output_dir, "output_dir");
+             o.interval_ns = static_cast<int64_t>(interval * 1e9);
              o.samples = samples;
-             o.sample_interval_ns = SecondsToNs(sample_interval, "sample_interval");
-             o.python_version = python_version;
+             o.sample_interval_ns = static_cast<int64_t>(sample_interval * 1e9);
+             o.python_version = Bytes(python_version, "python_version");
              o.profile_hz = profile_hz;
+             o.file_mode = file_mode;
+             o.dir_mode = dir_mode;
              return std::make_unique<Watchdog>(std::move(o));
            }),
            py::arg("output_dir"), py::arg("interval"), py::arg("samples"),
            py::arg("sample_interval"), py::arg("python_version"), py::arg("native_stacks") = true,
            py::arg("max_threads") = 1024, py::arg("max_reports") = 100,
            py::arg("max_bytes") = int64_t{64} << 20, py::arg("max_episodes_per_minute") = 10,
-           py::arg("write_reports") = true, py::arg("profile_hz") = 0.0)
+           py::arg("write_reports") = true, py::arg("profile_hz") = 0.0,
+           py::arg("file_mode") = 0600, py::arg("dir_mode") = 0700)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
@@ -275,6 +310,14 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("active", &SelectProbe::active)
       .def_property_readonly("inner", &SelectProbe::inner);
 
+  // The report directory's owner and mode, as Watchdog.start() checks them
+  // (report_writer.h): PermissionError naming what is wrong.
+  m.def("check_report_directory", [](py::object path) {
+    absl::StatusOr<int> fd = OpenReportDirectory(Bytes(path, "path"));
+    if (fd.ok()) close(*fd);
+    else ThrowIfError(fd.status());
+  }, py::arg("path"));
+
   m.def("install_capture_handler", [](int signo) {
     ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));
   }, py::arg("signo"));
@@ -293,10 +336,14 @@ PYBIND11_MODULE(_native, m) {
   // For gc.callbacks (aiowatchdog/_gc_phase.py): a plain C function.
   m.attr("gc_callback") = py::reinterpret_steal<py::object>(NewGcCallback(m.attr("__name__").ptr()));
 
-  m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, std::string>>& rows) {
+  // Rows of (native_id, ident, name); a name may be any str (surrogate
+  // escapes included) or bytes: see Bytes().
+  m.def("publish_thread_names", [](const std::vector<std::tuple<int64_t, uint64_t, py::object>>& rows) {
     std::vector<NamedThread> threads;
     threads.reserve(rows.size());
-    for (const auto& [native_id, ident, name] : rows) threads.push_back({native_id, ident, name});
+    for (const auto& [native_id, ident, name] : rows) {
+      threads.push_back({native_id, ident, Bytes(name, "thread name")});
+    }
     PublishThreadNames(std::move(threads));
   }, py::arg("rows"));
 

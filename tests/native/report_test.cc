@@ -1,6 +1,7 @@
 // The renderers and the atomic writer: what a report says and that nothing is
 // ever left half-written under a report's name.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,9 +124,10 @@ TEST(TextReport, SaysWhatTheLoopThreadWasDoingInOneHeaderLine) {
 TEST(JsonQuote, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(JsonQuote("f\xc3\xbc"), "\"f\xc3\xbc\"");        // valid UTF-8 kept
-  EXPECT_EQ(JsonQuote("x\xff" "y"), "\"x\xEF\xBF\xBDy\"");  // invalid byte replaced
-  EXPECT_EQ(JsonQuote("\xc3"), "\"\xEF\xBF\xBD\"");          // cut sequence
-  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
+  // Bytes that are not UTF-8 are escaped as text: "\xNN" (JSON "\\xNN").
+  EXPECT_EQ(JsonQuote("x\xff" "y"), "\"x\\\\xffy\"");            // invalid byte
+  EXPECT_EQ(JsonQuote("\xc3"), "\"\\\\xc3\"");                    // cut sequence
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\\\\xed\\\\xa0\\\\x80\"");  // surrogate
 }
 
 TEST(JsonReport, CarriesTheModel) {
@@ -171,11 +173,64 @@ TEST(ReportWriter, FailureIsAnErrorNamingThePath) {
   EXPECT_NE(std::string(written.status().message()).find(file), std::string::npos);
 }
 
+// A directory another user may write to without the sticky bit, or owned by
+// another user, is refused, as sshd and cron refuse them.
+TEST(ReportWriter, RefusesDirectoriesOthersMayWriteOrOwn) {
+  EXPECT_TRUE(CheckDirectoryOwnership("/d", geteuid(), S_IFDIR | 0700).ok());
+  EXPECT_TRUE(CheckDirectoryOwnership("/d", 0, S_IFDIR | 01777).ok());
+  const absl::Status group = CheckDirectoryOwnership("/d", geteuid(), S_IFDIR | 0770);
+  EXPECT_TRUE(absl::IsPermissionDenied(group));
+  EXPECT_NE(std::string(group.message()).find("/d is writable by its group"), std::string::npos)
+      << group;
+  EXPECT_TRUE(absl::IsPermissionDenied(CheckDirectoryOwnership("/d", geteuid(), S_IFDIR | 0757)));
+  if (geteuid() != 12345) {
+    const absl::Status other = CheckDirectoryOwnership("/d", 12345, S_IFDIR | 0700);
+    EXPECT_NE(std::string(other.message()).find("owned by another user (uid 12345"),
+              std::string::npos) << other;
+  }
+}
+
+// A symlink planted at a final name is replaced by the report, never written
+// through; files get exactly the mode asked, whatever the umask.
+TEST(ReportWriter, NeverWritesThroughAPlantedLinkAndSetsTheMode) {
+  const std::string dir = MakeTempDir();
+  const std::string target = MakeTempDir() + "/victim";
+  std::ofstream(target) << "secret";
+  const SampleReport r = MakeReport();
+  const std::string stem = ReportStem(r.captured_unix_ns, r.sample_index);
+  ASSERT_EQ(symlink(target.c_str(), (dir + "/" + stem + ".txt").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/" + stem + ".json").c_str(), 0600), 0);
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const mode_t old_umask = umask(0077);
+  absl::StatusOr<WrittenReport> written = WriteReportFiles(fd, dir, r, 0640);
+  umask(old_umask);
+  close(fd);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(ReadFile(target), "secret");
+  struct stat st;
+  ASSERT_EQ(lstat(written->text_path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(ReadFile(written->text_path), RenderTextReport(r));
+}
+
 TEST(ReportWriter, MakesARemovedDirectoryAgain) {
   const std::string dir = MakeTempDir() + "/gone/reports";
   absl::StatusOr<WrittenReport> written = WriteReportFiles(dir, MakeReport());
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(ListDir(dir).size(), 2u);
+}
+
+// Source lines are always UTF-8: a Latin-1 file (PEP 263) decoded, other
+// bytes that are not UTF-8 escaped.
+TEST(SourceLines, NeverReturnsBytesThatAreNotUtf8) {
+  const std::string latin1 = MakeTempDir() + "/latin.py";
+  std::ofstream(latin1) << "# -*- coding: latin-1 -*-\nname = 'Jos\xe9'\n";
+  const std::string broken = MakeTempDir() + "/broken.py";
+  std::ofstream(broken) << "x = 1\ny = b'\xff\xfe'  # caf\xc3\xa9\n";
+  SourceLines lines;
+  EXPECT_EQ(lines.Get(latin1, 2), "name = 'Jos\xc3\xa9'");
+  EXPECT_EQ(lines.Get(broken, 2), "y = b'\\xff\\xfe'  # caf\xc3\xa9");
 }
 
 TEST(SourceLines, ReadsStripsAndNoticesChanges) {

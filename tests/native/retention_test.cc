@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,20 @@ std::vector<std::string> Names(const std::string& dir) {
   return names;
 }
 
-// A file of `bytes` bytes, modified `age_s` seconds ago.
+// A file of `bytes` bytes, modified `age_s` seconds ago: starting with our
+// own header when it is named like a report (retention removes only those).
 void MakeFile(const std::string& path, size_t bytes, int age_s = 0) {
-  std::ofstream(path) << std::string(bytes, 'x');
+  std::string content(bytes, 'x');
+  std::string header;
+  if (path.size() > 4 && path.compare(path.size() - 4, 4, ".txt") == 0) {
+    header = "# aiowatchdog hang report (schema 1)\n";
+  } else if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0) {
+    header = path.find("/profile-") != std::string::npos
+                 ? "{\n  \"schema\": \"aiowatchdog.profile\",\n"
+                 : "{\n  \"schema\": \"aiowatchdog.report\",\n";
+  }
+  content.replace(0, std::min(header.size(), content.size()), header.substr(0, content.size()));
+  std::ofstream(path) << content;
   timespec times[2];
   clock_gettime(CLOCK_REALTIME, &times[0]);
   times[0].tv_sec -= age_s;
@@ -134,6 +146,35 @@ TEST(PruneReports, ALoneTwinCountsAsAReport) {
                                                   "stacktrace-20261122-101115.000000-0.txt"}));
 }
 
+// aiodebug writes the same names: its reports (and anything without our
+// header, links and FIFOs) are neither counted nor removed.
+TEST(PruneReports, NeverCountsOrRemovesWhatWeCannotProveWeWrote) {
+  const std::string dir = MakeDir();
+  const std::string outside = MakeDir() + "/precious";
+  std::ofstream(outside) << "# aiowatchdog hang report (schema 1)\nkeep me";
+  std::ofstream(dir + "/stacktrace-20261122-101101.000000-0.txt") << "Stack for thread 1\n";
+  std::ofstream(dir + "/stacktrace-20261122-101102.000000-0.txt") << "Stack for thread 2\n";
+  std::ofstream(dir + "/stacktrace-20261122-101103.000000-0.json") << "{\"not\": \"ours\"}";
+  ASSERT_EQ(symlink(outside.c_str(), (dir + "/stacktrace-20261122-101104.000000-0.txt").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/stacktrace-20261122-101105.000000-0.txt").c_str(), 0600), 0);
+  MakeReport(dir, 0);
+  MakeReport(dir, 1);
+  MakeReport(dir, 2);
+  const PruneResult result = PruneReports(dir, RetentionLimits{1, 1 << 20});
+  EXPECT_EQ(result.kept_reports, 1);
+  EXPECT_EQ(result.removed_reports, 2);
+  EXPECT_EQ(Names(dir), (std::vector<std::string>{"stacktrace-20261122-101101.000000-0.txt",
+                                                  "stacktrace-20261122-101102.000000-0.txt",
+                                                  "stacktrace-20261122-101103.000000-0.json",
+                                                  "stacktrace-20261122-101104.000000-0.txt",
+                                                  "stacktrace-20261122-101105.000000-0.txt",
+                                                  "stacktrace-20261122-101112.000000-0.json",
+                                                  "stacktrace-20261122-101112.000000-0.txt"}));
+  std::ifstream in(outside);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "# aiowatchdog hang report (schema 1)\nkeep me");
+}
+
 pid_t DeadPid() {
   const pid_t child = fork();
   if (child == 0) _exit(0);
@@ -150,10 +191,16 @@ TEST(RemoveStaleTempFiles, RemovesTheDeadWritersAndTheOldOnlyAndOnlyTemporaries)
   MakeFile(dir + "/.stacktrace-20261122-101112.123456-0.txt." + self + ".tmp", 10);  // being written
   MakeFile(dir + "/.stacktrace-20261122-101112.123456-1.txt." + self + ".tmp", 10, 3600);  // pid reused
   MakeFile(dir + "/unrelated." + dead + ".tmp", 10);
+  // A link or FIFO at a temporary's name is not ours: left alone, not followed.
+  ASSERT_EQ(symlink("/etc/hostname",
+                    (dir + "/.stacktrace-20261122-101112.123456-2.txt." + dead + ".tmp").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/.stacktrace-20261122-101112.123456-3.txt." + dead + ".tmp").c_str(), 0600), 0);
   MakeReport(dir, 0);
   EXPECT_EQ(RemoveStaleTempFiles(dir), 3);
   EXPECT_EQ(Names(dir), (std::vector<std::string>{
                             ".stacktrace-20261122-101112.123456-0.txt." + self + ".tmp",
+                            ".stacktrace-20261122-101112.123456-2.txt." + dead + ".tmp",
+                            ".stacktrace-20261122-101112.123456-3.txt." + dead + ".tmp",
                             "stacktrace-20261122-101110.000000-0.json",
                             "stacktrace-20261122-101110.000000-0.txt", "unrelated." + dead + ".tmp"}));
 }

@@ -100,13 +100,56 @@ def test_signal_must_be_real_time(value):
         Options(signal=value)
 
 
-@given(interval=st.floats(min_value=1e-3, max_value=1e3), samples=st.integers(1, 1000),
+@given(interval=st.floats(min_value=0.01, max_value=1e3), samples=st.integers(1, 1000),
        sample_interval=st.floats(min_value=1e-3, max_value=1e3))
 def test_good_values_are_kept(interval, samples, sample_interval):
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval)
     assert (options.interval, options.samples, options.sample_interval) == (
         interval, samples, sample_interval)
     assert options.signal == default_signal()
+
+
+@given(value=st.floats(min_value=1e-300, max_value=0.01, exclude_max=True))
+def test_interval_below_its_floor_is_a_value_error_naming_it(value):
+    with pytest.raises(ValueError, match=r"^interval must be at least 0.01 seconds, got " + _re(value)):
+        Options(interval=value)
+
+
+def test_the_native_binding_checks_with_the_same_messages():
+    """module.cc defers to _options: the same words from either door."""
+    from aiowatchdog import _native
+
+    common = dict(samples=1, sample_interval=1.0, python_version="")
+    for kwargs, message in [
+        (dict(output_dir="/tmp/x", interval=1e-9), "interval must be at least 0.01 seconds, got 1e-09"),
+        (dict(output_dir="/tmp/x", interval=math.nan), "interval must be a finite number of seconds > 0, got nan"),
+        (dict(output_dir="", interval=0.25), "stack_output_dir must not be empty"),
+        (dict(output_dir=b"", interval=0.25), "stack_output_dir must not be empty"),
+        (dict(output_dir="/tmp/x", interval=0.25, max_reports=0), "max_reports must be from 1 to"),
+        (dict(output_dir="/tmp/x", interval=0.25, file_mode=0o666), "file_mode must not be writable by others, got 0o666"),
+    ]:
+        with pytest.raises(ValueError) as native:
+            _native.Watchdog(**common, **kwargs)
+        assert str(native.value).startswith(message), (kwargs, native.value)
+    for name, value in [("interval", 1e-9), ("interval", math.inf), ("max_reports", 0),
+                        ("file_mode", 0o666), ("dir_mode", 0o600), ("file_mode", 0o4600)]:
+        with pytest.raises(ValueError) as python:
+            Options(**{name: value})
+        with pytest.raises(ValueError) as native:
+            _native.Watchdog(**common, **{"output_dir": "/tmp/x", "interval": 0.25, name: value})
+        assert str(python.value) == str(native.value)
+
+
+@pytest.mark.parametrize("path", ["", b""])
+def test_an_empty_directory_is_refused_and_nothing_is_written(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    async def main():
+        hang_inspection.start(path)
+
+    with pytest.raises(ValueError, match=r"^stack_output_dir must not be empty"):
+        asyncio.run(main())
+    assert os.listdir(tmp_path) == []
 
 
 def _re(value) -> str:
@@ -217,7 +260,7 @@ def test_sync_context_manager(tmp_path):
 
 
 @settings(max_examples=20, deadline=None)
-@given(interval=st.floats(min_value=0.005, max_value=2.0))
+@given(interval=st.floats(min_value=0.01, max_value=2.0))
 def test_stop_wait_is_prompt_whatever_the_interval(tmp_path_factory, interval):
     directory = tmp_path_factory.mktemp("prompt")
 
