@@ -27,6 +27,30 @@ REPORT_NAME = re.compile(r"stacktrace-\d{8}-\d{6}\.\d{6}-\d+\.(txt|json)\Z", re.
 
 Report = Dict[str, Any]
 
+# How every report we write begins (native/text_report.cc, json_report.cc).
+TEXT_HEADER = b"# aiowatchdog hang report (schema "
+JSON_HEADER = b'{\n  "schema": "aiowatchdog.report"'
+
+
+def is_our_report(path: str) -> bool:
+    """Whether the file named like a report begins as ours do. aiodebug
+    (which aiowatchdog replaces) writes the same stacktrace-*.txt names: its
+    files are not ours, and neither `report` nor retention touches them.
+    Opened without blocking (a FIFO is not a report); False when unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.pread(fd, 64, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return head.startswith(JSON_HEADER if path.endswith(JSON_SUFFIX) else TEXT_HEADER)
+
 
 class ReportFormatError(ValueError):
     """The bytes are not a report this version can read."""

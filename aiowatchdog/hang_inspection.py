@@ -305,7 +305,7 @@ def _prepare_directory(directory: str, dir_mode: int) -> Optional[str]:
     if os.path.lexists(created):
         created = None  # type: ignore[assignment]
     try:
-        os.makedirs(directory, mode=dir_mode, exist_ok=True)
+        _make_directories(directory, dir_mode)
     except (FileExistsError, NotADirectoryError):
         raise NotADirectoryError(errno.ENOTDIR, "stack_output_dir is not a directory", directory) from None
     except PermissionError as e:
@@ -328,6 +328,21 @@ def _prepare_directory(directory: str, dir_mode: int) -> Optional[str]:
             e.errno, f"stack_output_dir is not writable ({e.strerror})", directory
         ) from None
     return created
+
+
+def _make_directories(directory: str, dir_mode: int) -> None:
+    """os.makedirs, with `dir_mode` for the parents it makes too (makedirs
+    gives them 0o777 less the umask), exactly (chmod: whatever the umask)."""
+    parent = os.path.dirname(directory)
+    if parent != directory and not os.path.isdir(parent):
+        _make_directories(parent, dir_mode)
+    try:
+        os.mkdir(directory, dir_mode)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
+        return
+    os.chmod(directory, dir_mode)
 
 
 def _remove_created(created: str) -> None:

@@ -6,6 +6,15 @@
 namespace aiowatchdog {
 
 Decision HangDetector::Next(int64_t now_ns, LoopState loop) {
+  // How late this call is for the deadline last handed out (see "Stalls").
+  const int64_t late = last_deadline_ns_ > 0 ? now_ns - last_deadline_ns_ : 0;
+  last_deadline_ns_ = 0;
+  Decision d = Decide(now_ns, loop, late);
+  if (d.kind == Decision::Kind::kSleepUntil) last_deadline_ns_ = d.deadline_ns;
+  return d;
+}
+
+Decision HangDetector::Decide(int64_t now_ns, LoopState loop, int64_t late) {
   Decision d{Decision::Kind::kSleepUntil};
   if (in_episode_ && loop != episode_state_) {
     // The loop moved on: the stamp it left is when it came back.
@@ -32,6 +41,14 @@ Decision HangDetector::Next(int64_t now_ns, LoopState loop) {
     }
     if (now_ns - loop.stamp_ns <= config_.interval_ns) {
       d.deadline_ns = loop.stamp_ns + config_.interval_ns + 1;
+      return d;
+    }
+    if (late > config_.interval_ns / 4 && loop != graced_) {
+      // The process was stopped (or starved): the loop gets an interval of
+      // its own from now before its silence counts; once per stamp, so that
+      // a watchdog late every time still reports a real hang.
+      graced_ = loop;
+      d.deadline_ns = now_ns + config_.interval_ns;
       return d;
     }
     in_episode_ = true;

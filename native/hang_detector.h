@@ -16,6 +16,20 @@
 // the loop idles. With `profile_interval_ns` set, a hang also gets a profile
 // tick every profile_interval_ns from detection until it ends (after the
 // samples are all taken too); a healthy loop gets none.
+//
+// Stalls: when the whole process stops (SIGSTOP, a debugger, a frozen
+// container, a suspended VM) neither the loop nor the watchdog runs, and on
+// SIGCONT both resume with the loop's last stamp far in the past. A loop
+// idling in its selector (asyncio's probe) says "idle" and is safe, but a
+// heartbeat loop (uvloop) looks busy since its last beat, and its next beat
+// may come after the watchdog's first look: a false hang. The watchdog sees
+// the stall in its own lateness: it woke `late` past the deadline it was
+// given. When it finds the loop overdue after waking more than a quarter
+// interval late, the stall may explain the silence: the loop gets one more
+// `interval` from now to show it is alive, and is declared hung (from its
+// old stamp) only if it does not. Once per stamp: a real block across a
+// stall, or on a machine so loaded that the watchdog is always late, is
+// still reported, one interval later.
 #ifndef AIOWATCHDOG_HANG_DETECTOR_H_
 #define AIOWATCHDOG_HANG_DETECTOR_H_
 
@@ -67,6 +81,8 @@ class HangDetector {
   bool in_episode() const { return in_episode_; }
 
  private:
+  Decision Decide(int64_t now_ns, LoopState loop, int64_t late);
+
   DetectorConfig config_;
   bool in_episode_ = false;
   LoopState episode_state_;  // the transition that began the hang
@@ -74,6 +90,8 @@ class HangDetector {
   int32_t samples_taken_ = 0;
   int64_t next_sample_ns_ = 0;
   int64_t next_profile_ns_ = 0;
+  int64_t last_deadline_ns_ = 0;  // of the last kSleepUntil; 0: none pending
+  LoopState graced_;              // the stamp last given an interval after a stall
 };
 
 }  // namespace aiowatchdog

@@ -4,8 +4,11 @@ sample; the JSON twin read when there, else the text file) plus, when the
 dumper profiled (`profile_hz`), its profile file.
 
 Files not named like a report or profile are not ours and are skipped;
-files named like ours that do not parse are bad input (LoadError), unless
-the caller asked to skip them, in which case they are counted.
+files named like a report that do not begin as ours do (aiodebug's reports:
+aiowatchdog is its drop-in and writes the same names) are skipped and
+counted; files that begin as ours but do not parse are bad input
+(LoadError), unless the caller asked to skip them, in which case they are
+counted.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._profile_files import PROFILE_NAME, Profile, read_profile
-from .._report_files import REPORT_NAME, Report, ReportFormatError, loop_thread, read_report
+from .._report_files import (REPORT_NAME, Report, ReportFormatError, is_our_report, loop_thread,
+                             read_report)
 
 Frames = Sequence[Mapping[str, Any]]
 
@@ -70,6 +74,7 @@ class Loaded:
     episodes: List[Episode]
     files_skipped: List[Tuple[str, str]]  # (path, why): bad files skipped on request
     empty_directories: List[str]          # "DIR (N other files)": no report in them
+    not_ours: int = 0                     # named like reports, not ours (aiodebug's)
 
 
 def _captured_unix_s(report: Report) -> float:
@@ -81,20 +86,24 @@ def _captured_unix_s(report: Report) -> float:
         raise ReportFormatError(f"bad captured_at: {report['captured_at']!r}") from None
 
 
-def _scan(directory: str) -> Tuple[List[str], List[str], int]:
-    """(report paths, profile paths, count of other entries) in `directory`."""
+def _scan(directory: str) -> Tuple[List[str], List[str], int, int]:
+    """(report paths, profile paths, count of other entries, count of files
+    named like reports that are not ours) in `directory`."""
     if not os.path.exists(directory):
         raise LoadError(f"{directory}: no such directory")
     if not os.path.isdir(directory):
         raise LoadError(f"{directory}: not a directory")
     reports: Dict[str, str] = {}  # path without suffix -> the path to read
-    profiles, others = [], 0
+    profiles, others, not_ours = [], 0, 0
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError as e:
         raise LoadError(f"{directory}: {e.strerror}") from None
     for entry in entries:
         if REPORT_NAME.match(entry.name) and entry.is_file():
+            if not is_our_report(entry.path):
+                not_ours += 1
+                continue
             stem, suffix = os.path.splitext(entry.path)
             if suffix == ".json" or stem not in reports:
                 reports[stem] = entry.path  # the JSON twin wins
@@ -102,7 +111,7 @@ def _scan(directory: str) -> Tuple[List[str], List[str], int]:
             profiles.append(entry.path)
         else:
             others += 1
-    return list(reports.values()), profiles, others
+    return list(reports.values()), profiles, others, not_ours
 
 
 def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
@@ -112,6 +121,7 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
     episodes: Dict[Tuple[str, str], Episode] = {}
     skipped: List[Tuple[str, str]] = []
     empty: List[str] = []
+    not_ours = 0
 
     def read(path: str, reader: Callable[[str], Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         """The file parsed, or None: gone since the scan (a live directory's
@@ -134,8 +144,10 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
         return report
 
     for directory in directories:
-        reports, profiles, others = _scan(directory)
+        reports, profiles, others, foreign = _scan(directory)
+        not_ours += foreign
         if not reports:
+            others += foreign
             empty.append(f"{directory} ({others} other file{'s' if others != 1 else ''})")
             continue
         for path in reports:
@@ -161,4 +173,4 @@ def load(directories: Sequence[str], skip_bad: bool = False) -> Loaded:
     for episode in episodes.values():
         episode.samples.sort(key=lambda r: r["sample"])
     ordered = sorted(episodes.values(), key=lambda e: (e.started_unix_s, e.directory, e.id))
-    return Loaded(ordered, skipped, empty)
+    return Loaded(ordered, skipped, empty, not_ours)

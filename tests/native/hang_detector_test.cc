@@ -175,5 +175,43 @@ TEST(HangDetector, MissedProfileTicksAreSkippedNotOwed) {
   EXPECT_EQ(d.Next(T(406), Busy(0)).deadline_ns, T(415));
 }
 
+// SIGSTOP/SIGCONT of the whole process: the watchdog wakes 3 s late with a
+// heartbeat loop's last beat 3.1 s old. The stall, not the loop, explains it:
+// one more interval for the loop, and no episode when it beats meanwhile.
+TEST(HangDetector, AStoppedProcessIsNotAHang) {
+  HangDetector d = MakeDetector();
+  Decision next = d.Next(T(100), Busy(100));
+  ASSERT_EQ(next.kind, Kind::kSleepUntil);
+  EXPECT_EQ(next.deadline_ns, T(350) + 1);
+  next = d.Next(T(3350), Busy(100));  // woke 3 s late: stopped
+  ASSERT_EQ(next.kind, Kind::kSleepUntil);
+  EXPECT_EQ(next.deadline_ns, T(3600));
+  EXPECT_FALSE(d.in_episode());
+  // The loop's heartbeat comes after the resume: healthy.
+  next = d.Next(T(3400), Busy(3390));
+  EXPECT_EQ(next.kind, Kind::kSleepUntil);
+  EXPECT_FALSE(d.in_episode());
+}
+
+// A real block across the stop is still reported, from its own start, one
+// interval after the resume.
+TEST(HangDetector, ARealBlockAcrossAStopIsStillReported) {
+  HangDetector d = MakeDetector();
+  ASSERT_EQ(d.Next(T(100), Busy(100)).kind, Kind::kSleepUntil);
+  ASSERT_EQ(d.Next(T(3350), Busy(100)).kind, Kind::kSleepUntil);  // the stall
+  const Decision sample = d.Next(T(3600), Busy(100));              // on time
+  ASSERT_EQ(sample.kind, Kind::kSample);
+  EXPECT_EQ(sample.sample_index, 0);
+  EXPECT_EQ(sample.blocked_ns, 3500 * kMs);
+}
+
+// A watchdog a little late (scheduling noise) declares as before: the loop
+// was over its interval before the lateness began.
+TEST(HangDetector, SmallLatenessDoesNotDelayDetection) {
+  HangDetector d = MakeDetector();
+  ASSERT_EQ(d.Next(T(100), Busy(100)).kind, Kind::kSleepUntil);
+  EXPECT_EQ(d.Next(T(380), Busy(100)).kind, Kind::kSample);  // 30 ms late
+}
+
 }  // namespace
 }  // namespace aiowatchdog
