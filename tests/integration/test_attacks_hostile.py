@@ -186,7 +186,7 @@ def test_another_user_planting_links_fifos_and_files_gets_nothing(other):
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_stopped_and_continued_idle_process_is_not_a_hang(tmp_path, loop):
-    result = stop_continue.stop_while_idle(str(tmp_path), loop, rounds=4, stop_s=1.0)
+    result = stop_continue.stop_while_idle(str(tmp_path), loop, rounds=10, stop_s=0.5)
     assert result.returncode == 0, result.stderr
     assert (result.episodes, result.reports) == (0, [])
 
