@@ -33,6 +33,7 @@ from hypothesis import strategies as st  # noqa: E402
 from aiowatchdog._options import Options  # noqa: E402
 from aiowatchdog._report_files import ReportFormatError, list_reports, read_report  # noqa: E402
 from faults import kill_at_random_moments, run_stress  # noqa: E402
+from attacks import other_user, planted_names, stop_continue  # noqa: E402
 
 SANITIZER_FINDING = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer")
@@ -80,7 +81,7 @@ def bad_inputs(scratch: Path, examples: int) -> dict:
     numbers = st.one_of(st.integers(-2**70, 2**70), st.floats(), st.text(max_size=5), st.none(),
                         st.booleans(), st.lists(st.integers(), max_size=2))
     names = ["interval", "sample_interval", "samples", "signal", "max_threads", "max_reports",
-             "max_bytes", "max_episodes_per_minute", "native_stacks"]
+             "max_bytes", "max_episodes_per_minute", "native_stacks", "file_mode", "dir_mode"]
 
     @settings(max_examples=examples, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
@@ -119,6 +120,51 @@ def bad_inputs(scratch: Path, examples: int) -> dict:
     return {"bad_inputs": tried["options"] + tried["report_bytes"], "bad_input_escapes": escaped}
 
 
+def planted(scratch: Path, rounds: int) -> dict:
+    """A real second user plants links, FIFOs and 0666 files at our names
+    while reports are written (tests/attacks/planted_names.py); root only."""
+    reason = other_user.why_not()
+    if reason:
+        return {"planted_skipped": reason, "planted_problems": []}
+    base = Path(tempfile.mkdtemp(prefix="awd-shared-", dir="/tmp"))
+    os.chmod(base, 0o755)  # the other user must reach it
+    user = other_user.create()
+    try:
+        r = planted_names.attack_shared_directory(user, str(base), rounds=rounds)
+    finally:
+        user.remove()
+        subprocess.run(["rm", "-rf", str(base)])
+    problems = [f"planted names: {what} {n}" for what, n in
+                [("written through", r.written_through), ("stops hung", r.stop_hung),
+                 ("foreign reports", r.foreign_reports), ("planted files deleted", r.planted_deleted)]
+                if n] + [f"planted names: victim failed: {f[-300:]}" for f in r.failures]
+    return {"planted_rounds": rounds, "planted": r.planted, "planted_reports": r.reports,
+            "planted_written_through": r.written_through, "planted_stops_hung": r.stop_hung,
+            "planted_problems": problems}
+
+
+def stops(scratch: Path, rounds: int) -> dict:
+    """SIGSTOP/SIGCONT while idle (false episodes must be 0) and during a real
+    block (it must be reported), on asyncio and uvloop."""
+    false_episodes, missed, problems = 0, 0, []
+    for loop in ("asyncio", "uvloop"):
+        idle_dir, block_dir = scratch / f"stop-idle-{loop}", scratch / f"stop-block-{loop}"
+        idle_dir.mkdir()
+        block_dir.mkdir()
+        idle = stop_continue.stop_while_idle(str(idle_dir), loop, rounds=rounds, stop_s=0.5)
+        block = stop_continue.stop_during_block(str(block_dir), loop)
+        false_episodes += max(idle.episodes, 0)
+        missed += block.episodes != 1 or len(block.reports) != 1
+        problems += [f"stop/continue {loop}: exit {r.returncode}: {r.stderr[-300:]}"
+                     for r in (idle, block) if r.returncode != 0]
+    if false_episodes:
+        problems.append(f"stop/continue: {false_episodes} false episode(s)")
+    if missed:
+        problems.append(f"stop/continue: {missed} real block(s) across a stop not reported")
+    return {"stop_rounds": rounds, "stop_false_episodes": false_episodes,
+            "stop_blocks_missed": missed, "stop_problems": problems}
+
+
 def sanitizers() -> dict:
     proc = subprocess.run(["tools/sanitize.sh"], cwd=ROOT, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
@@ -143,6 +189,14 @@ def table(f: dict) -> str:
         ("leaks found (threads, descriptors, memory)",
          f"{leaks} (RSS {f['rss_growth_kib']:+} KiB over the hangs after warm-up, "
          f"{f['start_rss_growth_kib']:+} KiB over the start/stops)"),
+        ("planted links/FIFOs/0666 files by another user, during writes",
+         f"skipped ({f['planted_skipped']})" if "planted_skipped" in f else
+         f"{f['planted']} planted in {f['planted_rounds']} runs ({f['planted_reports']} reports "
+         f"written); written through: {f['planted_written_through']}, stops hung: "
+         f"{f['planted_stops_hung']}, problems: {len(f['planted_problems'])}"),
+        ("SIGSTOP/SIGCONT, asyncio and uvloop",
+         f"{f['stop_rounds']} idle stops each: false episodes {f['stop_false_episodes']}; "
+         f"a block across a stop missed: {f['stop_blocks_missed']} of 2"),
         ("sanitizer findings (ASan+UBSan, TSan)",
          "not run" if f.get("sanitizer_findings") is None else str(f["sanitizer_findings"])),
     ]
@@ -160,7 +214,8 @@ def main() -> int:
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     sizes = {"hangs": 10_000 // scale, "starts": 1_000 // scale, "forks": max(2, 20 // scale),
-             "kills": 100 // scale, "examples": 5_000 // scale}
+             "kills": 100 // scale, "examples": 5_000 // scale,
+             "planted": max(1, 10 // scale), "stops": max(2, 20 // scale)}
     started = time.monotonic()
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="aiowatchdog-faults-") as scratch_name:
@@ -168,7 +223,9 @@ def main() -> int:
         for step, run in [("stress", lambda: stress(scratch, sizes)),
                           ("forks", lambda: forks(scratch, sizes["forks"])),
                           ("kills", lambda: kills(scratch, sizes["kills"])),
-                          ("bad inputs", lambda: bad_inputs(scratch, sizes["examples"]))]:
+                          ("bad inputs", lambda: bad_inputs(scratch, sizes["examples"])),
+                          ("planted names", lambda: planted(scratch, sizes["planted"])),
+                          ("stop/continue", lambda: stops(scratch, sizes["stops"]))]:
             step_start = time.monotonic()
             figures.update(run())
             print(f"  {step}: {time.monotonic() - step_start:.0f} s", file=sys.stderr)
@@ -178,7 +235,8 @@ def main() -> int:
           f"{time.monotonic() - started:.0f} s")
     print(table(figures))
     problems = (figures["leaks"] + figures["report_problems"] + figures["fork_problems"]
-                + figures["kill_problems"] + figures["bad_input_escapes"])
+                + figures["kill_problems"] + figures["bad_input_escapes"]
+                + figures["planted_problems"] + figures["stop_problems"])
     for problem in problems:
         print(f"PROBLEM: {problem}")
     if args.json:
