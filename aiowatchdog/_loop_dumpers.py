@@ -75,6 +75,8 @@ class LoopDumpers:
             running = self._dumpers.get(loop)
             if running is not None and running.running:
                 return  # re-entered (nest_asyncio): already watched
+        if hang_inspection.loop_dumper(loop) is not None:
+            return  # the program watches this loop itself (its own start() call)
         # Outside the lock: start() writes to the directory and starts a
         # thread. Only this thread can start or stop this loop meanwhile.
         try:
@@ -82,6 +84,7 @@ class LoopDumpers:
         except Exception as e:
             self._log_start_error(loop, e)
             return
+        dumper._automatic = True  # a program's own start() on this loop replaces it
         with self._lock:
             if not self._closed:
                 self._dumpers[loop] = dumper

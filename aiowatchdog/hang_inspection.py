@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import errno
+import logging
 import os
 import platform
 import threading
@@ -32,6 +33,8 @@ from ._loop_shutdown import LoopShutdownHook
 from ._options import Options, check_directory
 
 __all__ = ["Dumper", "start", "stop", "stop_wait"]
+
+logger = logging.getLogger("aiowatchdog")
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -87,6 +90,7 @@ class Dumper:
                                  on_armed=self._shutdown_hook.arm)
         self._stopped = False
         self._lock = threading.Lock()
+        self._automatic = False  # started by `python -m aiowatchdog run` (_loop_dumpers)
 
     def _start(self) -> None:
         _native.install_capture_handler(self.options.signal)
@@ -229,8 +233,15 @@ def start(
             ) from None
     if loop.is_closed():
         raise RuntimeError(f"cannot watch a closed event loop: {loop!r}")
-    first = _dumper_by_loop.get(loop)
-    if first is not None and first.running:
+    first = loop_dumper(loop)
+    if first is not None and first._automatic:
+        # `python -m aiowatchdog run`'s own dumper: the program's explicit
+        # start() (an aiodebug drop-in) takes over this loop.
+        logger.info("aiowatchdog: the program starts its own dumper on %r; the one `run` "
+                    "started (writing to %r) stops", loop, first.directory)
+        first.stop()
+        first = None
+    if first is not None:
         raise RuntimeError(
             f"this event loop already has a hang_inspection dumper, writing to "
             f"{first.directory!r}; stop it first (two would report every hang twice)")
@@ -280,6 +291,12 @@ def _forget_dumpers_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_dumpers_in_child)
+
+
+def loop_dumper(loop: asyncio.AbstractEventLoop) -> Optional[Dumper]:
+    """The running dumper watching `loop`, if any."""
+    dumper = _dumper_by_loop.get(loop)
+    return dumper if dumper is not None and dumper.running else None
 
 
 def prepare_report_directory(path: PathLike, dir_mode: int = 0o700) -> str:

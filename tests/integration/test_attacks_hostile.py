@@ -276,3 +276,26 @@ def test_a_second_dumper_on_the_same_loop_is_refused_naming_the_first(tmp_path):
 
     asyncio.run(main())
     assert not (tmp_path / "second").exists() or (tmp_path / "second").is_dir()
+
+
+def test_a_program_that_starts_its_own_dumper_under_run_takes_its_loop_over(tmp_path):
+    """`python -m aiowatchdog run` watches every loop; an aiodebug drop-in
+    program calling hang_inspection.start on its loop is not refused: its
+    own dumper replaces run's, and each hang is reported once, in its dir."""
+    program = tmp_path / "program.py"
+    program.write_text(
+        "import asyncio, sys, time\n"
+        "from aiowatchdog import hang_inspection\n"
+        "async def main():\n"
+        "    async with hang_inspection.start(sys.argv[1], interval=0.05, samples=1):\n"
+        "        await asyncio.sleep(0.1)\n"
+        "        time.sleep(0.4)\n"
+        "        await asyncio.sleep(0.2)\n"
+        "asyncio.run(main())\n")
+    own, runs = tmp_path / "own", tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "aiowatchdog", "run", "--dir", str(runs),
+                           "--interval", "0.05", str(program), str(own)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert len(list(own.glob("stacktrace-*.txt"))) == 1, proc.stderr
+    assert list(runs.glob("stacktrace-*.txt")) == [], proc.stderr
