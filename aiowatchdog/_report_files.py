@@ -27,16 +27,22 @@ REPORT_NAME = re.compile(r"stacktrace-\d{8}-\d{6}\.\d{6}-\d+\.(txt|json)\Z", re.
 
 Report = Dict[str, Any]
 
-# How every report we write begins (native/text_report.cc, json_report.cc).
+# How every text report we write begins (native/text_report.cc), and how
+# aiodebug's hang_inspection reports begin: a thread's section header, no
+# header of the file's own.
 TEXT_HEADER = b"# aiowatchdog hang report (schema "
-JSON_HEADER = b'{\n  "schema": "aiowatchdog.report"'
+AIODEBUG_HEADER = b"# ThreadID: "
 
 
-def is_our_report(path: str) -> bool:
-    """Whether the file named like a report begins as ours do. aiodebug
-    (which aiowatchdog replaces) writes the same stacktrace-*.txt names: its
-    files are not ours, and neither `report` nor retention touches them.
-    Opened without blocking (a FIFO is not a report); False when unreadable."""
+def is_aiodebug_report(path: str) -> bool:
+    """Whether a file named like a text report is aiodebug's (which
+    aiowatchdog replaces, and which writes the same stacktrace-*.txt names):
+    it begins with a thread's section, not with our header. `report` and
+    `show` skip such files (counting them), and retention never touches
+    them. Opened without blocking (a FIFO is nobody's report); False when
+    unreadable."""
+    if not path.endswith(TEXT_SUFFIX):
+        return False
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -49,7 +55,7 @@ def is_our_report(path: str) -> bool:
         return False
     finally:
         os.close(fd)
-    return head.startswith(JSON_HEADER if path.endswith(JSON_SUFFIX) else TEXT_HEADER)
+    return head.startswith(AIODEBUG_HEADER) and not head.startswith(TEXT_HEADER)
 
 
 class ReportFormatError(ValueError):

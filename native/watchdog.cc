@@ -90,6 +90,8 @@ absl::Status Watchdog::Start() {
     thread_ = std::thread([this] { Run(); });
   } catch (const std::system_error& e) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (dir_fd_ >= 0) close(dir_fd_);
+    dir_fd_ = -1;
     return absl::ResourceExhaustedError(absl::StrFormat("cannot start watchdog thread: %s", e.what()));
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
@@ -223,6 +225,11 @@ void Watchdog::Run() {
   }
   lock.unlock();
   WritePendingProfile();
+  // Nothing is written after this: the directory's descriptor goes now, not
+  // when Python collects the Dumper (a process starting and stopping
+  // dumpers must not hold one descriptor per dumper not yet collected).
+  if (dir_fd_ >= 0) close(dir_fd_);
+  dir_fd_ = -1;
   RemoveThreadToSkip(self);
   exited_.store(true, std::memory_order_release);
 }

@@ -129,8 +129,8 @@ class Watchdog {
   void WritePendingProfile();
 
   // The report directory's descriptor (write_reports): opened by Start(),
-  // again by WriteSample when the directory was removed. Watchdog thread
-  // after Start().
+  // again by WriteSample when the directory was removed, closed when the
+  // watchdog thread ends. Watchdog thread after Start().
   absl::StatusOr<int> ReportDirFd();
   int dir_fd_ = -1;
 

@@ -4,9 +4,9 @@ sample; the JSON twin read when there, else the text file) plus, when the
 dumper profiled (`profile_hz`), its profile file.
 
 Files not named like a report or profile are not ours and are skipped;
-files named like a report that do not begin as ours do (aiodebug's reports:
-aiowatchdog is its drop-in and writes the same names) are skipped and
-counted; files that begin as ours but do not parse are bad input
+aiodebug's reports (aiowatchdog is its drop-in and writes the same names;
+they begin with a thread's section, not our header) are skipped and
+counted; other files named like ours that do not parse are bad input
 (LoadError), unless the caller asked to skip them, in which case they are
 counted.
 """
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._profile_files import PROFILE_NAME, Profile, read_profile
-from .._report_files import (REPORT_NAME, Report, ReportFormatError, is_our_report, loop_thread,
+from .._report_files import (REPORT_NAME, Report, ReportFormatError, is_aiodebug_report, loop_thread,
                              read_report)
 
 Frames = Sequence[Mapping[str, Any]]
@@ -74,7 +74,7 @@ class Loaded:
     episodes: List[Episode]
     files_skipped: List[Tuple[str, str]]  # (path, why): bad files skipped on request
     empty_directories: List[str]          # "DIR (N other files)": no report in them
-    not_ours: int = 0                     # named like reports, not ours (aiodebug's)
+    not_ours: int = 0                     # aiodebug's reports, skipped
 
 
 def _captured_unix_s(report: Report) -> float:
@@ -101,7 +101,7 @@ def _scan(directory: str) -> Tuple[List[str], List[str], int, int]:
         raise LoadError(f"{directory}: {e.strerror}") from None
     for entry in entries:
         if REPORT_NAME.match(entry.name) and entry.is_file():
-            if not is_our_report(entry.path):
+            if is_aiodebug_report(entry.path):
                 not_ours += 1
                 continue
             stem, suffix = os.path.splitext(entry.path)

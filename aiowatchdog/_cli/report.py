@@ -105,7 +105,7 @@ def execute(args: argparse.Namespace) -> int:
         print(f"aiowatchdog report: no reports in {empty}", file=sys.stderr)
     if loaded.not_ours:
         print(f"aiowatchdog report: skipped {loaded.not_ours} file(s) that are not aiowatchdog "
-              "reports (named like ours, as aiodebug's are)", file=sys.stderr)
+              "reports (aiodebug's, which use the same names)", file=sys.stderr)
     episodes = [e for e in loaded.episodes if since is None or e.started_unix_s >= since]
     culprits = rank(episodes)
     if args.format == "table":

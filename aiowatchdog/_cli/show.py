@@ -4,9 +4,9 @@ a traceback), the event loop's thread first, threads with the same stack
 shown once, long paths shortened. Then validates the report's JSON twin
 against its schema (aiowatchdog.report, version 1: the keys and types the
 README documents) and checks it agrees with the text file; a missing or
-invalid twin, or a file that is not a report, exits with code 2. A file
-named like a report that is not ours (aiodebug writes the same names) is
-skipped, saying so, with code 0.
+invalid twin, or a file that is not a report, exits with code 2. An
+aiodebug report (aiodebug writes the same names) is skipped, saying so,
+with code 0.
 
 A profile file (profile-*.json, from profile_hz) is summarized instead: the
 episode, and its most frequent loop-thread stacks.
@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from .._profile_files import PROFILE_NAME, read_profile
 from .._report_files import (JSON_SUFFIX, REPORT_NAME, TEXT_SUFFIX, Report, ReportFormatError,
-                             is_our_report, read_report)
+                             is_aiodebug_report, read_report)
 from ._errors import CliError
 from ._format import Style, seconds, shorten_path, stdout_style, utc_time
 from ._ranking import blame
@@ -58,10 +58,10 @@ def execute(args: argparse.Namespace) -> int:
         return _show_profile(path, style)
     if not path.endswith((TEXT_SUFFIX, JSON_SUFFIX)):
         raise CliError(f"{path}: not a report (expected a .txt or .json report file)")
-    if REPORT_NAME.match(os.path.basename(path)) and not is_our_report(path):
+    if REPORT_NAME.match(os.path.basename(path)) and is_aiodebug_report(path):
         # aiodebug's report (same names): not bad input, just not ours.
         print(f"aiowatchdog show: skipped 1 file(s) that are not aiowatchdog reports "
-              f"(named like ours, as aiodebug's are): {path}")
+              f"(aiodebug's, which use the same names): {path}")
         return 0
     report = _read(path)
     print(render_report(report, os.path.basename(path), style), end="")

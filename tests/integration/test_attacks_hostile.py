@@ -225,7 +225,9 @@ def test_absurd_options_are_refused_naming_the_value(tmp_path, name, value, mess
 
 # --- 9. aiodebug's reports in our directory ----------------------------------
 
-AIODEBUG_REPORT = "Stack for thread 140000 (most recent call first):\n  File \"app.py\", line 3\n"
+# aiodebug's hang_inspection layout: one section per thread, no file header.
+AIODEBUG_REPORT = ("# ThreadID: 140000\nFile: \"app.py\", line 3, in main\n  time.sleep(1)\n\n"
+                   "# ThreadID: 140001\nFile: \"threading.py\", line 320, in wait\n")
 
 
 def test_retention_and_the_cli_leave_aiodebug_reports_alone(tmp_path):

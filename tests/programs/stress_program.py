@@ -23,8 +23,8 @@ import time
 from aiowatchdog import hang_inspection
 
 # Short hangs: detected after INTERVAL_S, one sample each.
-INTERVAL_S = 0.004
-HANG_S = 0.010
+INTERVAL_S = 0.01  # the floor (aiowatchdog._options.MIN_INTERVAL_S)
+HANG_S = 0.020
 
 
 def emit(event, **extra):
