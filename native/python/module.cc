@@ -53,7 +53,7 @@ py::str FsPath(const std::string& s) {
 // A str from Python as the core's bytes: encoded as os.fsencode does, so a
 // name or path holding surrogate escapes (os.fsdecode(b"worker-\xe9"))
 // becomes its original bytes instead of a TypeError; bytes pass as they are.
-std::string Bytes(py::handle o, const char* what) {
+std::string Bytes(const py::object& o, const char* what) {
   if (PyBytes_Check(o.ptr())) return std::string(PyBytes_AS_STRING(o.ptr()), PyBytes_GET_SIZE(o.ptr()));
   if (!PyUnicode_Check(o.ptr())) {
     throw py::type_error(std::string(what) + " must be str or bytes, got " +
@@ -134,25 +134,25 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
 // round-trip both renderers).
 SampleReport ReportFromDict(const py::dict& d) {
   SampleReport r;
-  r.episode_id = d["episode"].cast<std::string>();
+  r.episode_id = Bytes(d["episode"], "episode");
   r.sample_index = d["sample"].cast<int32_t>();
   r.samples = d["samples"].cast<int32_t>();
   r.blocked_s = d["blocked_s"].cast<double>();
   r.interval_s = d["interval_s"].cast<double>();
   r.sample_interval_s = d["sample_interval_s"].cast<double>();
   r.pid = d["pid"].cast<int64_t>();
-  r.python_version = d["python"].cast<std::string>();
-  r.captured_local = d["captured_at"].cast<std::string>();
+  r.python_version = Bytes(d["python"], "python");
+  r.captured_local = Bytes(d["captured_at"], "captured_at");
   r.captured_unix_ns = d["captured_unix_ns"].cast<int64_t>();
   if (!d["task"].is_none()) {
     py::dict t = d["task"].cast<py::dict>();
-    r.task = TaskInfo{t["coroutine"].cast<std::string>(), t["file"].cast<std::string>(),
+    r.task = TaskInfo{Bytes(t["coroutine"], "coroutine"), Bytes(t["file"], "file"),
                       t["line"].is_none() ? -1 : t["line"].cast<int32_t>()};
   }
   if (d.contains("loop_activity") && !d["loop_activity"].is_none()) {
     py::dict a = d["loop_activity"].cast<py::dict>();
     const auto share = [](py::handle v) { return v.is_none() ? -1.0 : v.cast<double>(); };
-    r.loop_activity = LoopActivity{a["state"].cast<std::string>(), a["syscall"].cast<std::string>(),
+    r.loop_activity = LoopActivity{Bytes(a["state"], "state"), Bytes(a["syscall"], "syscall"),
                                    share(a["cpu_share"]), share(a["runqueue_share"]),
                                    a["gc_running"].cast<bool>()};
   }
@@ -166,16 +166,16 @@ SampleReport ReportFromDict(const py::dict& d) {
     ThreadReport t;
     t.ident = td["ident"].cast<uint64_t>();
     t.native_id = td["native_id"].cast<int64_t>();
-    t.name = td["name"].cast<std::string>();
+    t.name = Bytes(td["name"], "name");
     t.is_loop = td["is_loop"].cast<bool>();
-    t.status = td["status"].cast<std::string>();
-    t.kernel_state = td["kernel_state"].cast<std::string>();
+    t.status = Bytes(td["status"], "status");
+    t.kernel_state = Bytes(td["kernel_state"], "kernel_state");
     t.truncated = td["truncated"].cast<bool>();
     for (py::handle fh : td["frames"]) {
       py::dict fd = fh.cast<py::dict>();
-      t.frames.push_back(Frame{fd["kind"].cast<std::string>(), fd["file"].cast<std::string>(),
+      t.frames.push_back(Frame{Bytes(fd["kind"], "kind"), Bytes(fd["file"], "file"),
                                fd["line"].is_none() ? -1 : fd["line"].cast<int32_t>(),
-                               fd["function"].cast<std::string>(), fd["source"].cast<std::string>()});
+                               Bytes(fd["function"], "function"), Bytes(fd["source"], "source")});
     }
     r.threads.push_back(std::move(t));
   }
