@@ -5,7 +5,7 @@
 // Signal-context assumptions: the FDE lookup behind _Unwind_Backtrace is
 // lock-free on glibc 2.35+ with libgcc 12 (_dl_find_object), unless a JIT
 // registered frames with __register_frame*, when it takes a mutex (checked on
-// this machine; shared/CAPTURE-NOTES.md). WarmUpNativeUnwinder() runs it once
+// glibc 2.36 and libgcc 12 of Debian 12). WarmUpNativeUnwinder() runs it once
 // outside signal context so that nothing is loaded lazily in the handler.
 #ifndef AIOWATCHDOG_NATIVE_STACK_H_
 #define AIOWATCHDOG_NATIVE_STACK_H_
