@@ -58,8 +58,8 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <unordered_set>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "clock.h"
@@ -525,16 +525,18 @@ bool BlocksSignal(pid_t tid, int signo) {
 // ours each. Everyone else is signalled straight away. Guarded by
 // g_capture_mu.
 // Emptied lazily, on the first capture in a forked child (g_blockers_pid is
-// not the child's pid): the fork handler must not free memory.
-absl::flat_hash_set<pid_t>* g_known_blockers = nullptr;  // guarded by g_capture_mu
+// not the child's pid): the fork handler must not free memory. A std::
+// container: one whose insert runs out of memory stays as it was (absl's
+// flat sets are left corrupt by a failed rehash and assert later).
+std::unordered_set<pid_t>* g_known_blockers = nullptr;  // guarded by g_capture_mu
 pid_t g_blockers_pid = 0;                                 // guarded by g_capture_mu
-absl::flat_hash_set<pid_t>& KnownBlockers() {
-  if (g_known_blockers == nullptr) g_known_blockers = new absl::flat_hash_set<pid_t>();
+std::unordered_set<pid_t>& KnownBlockers() {
+  if (g_known_blockers == nullptr) g_known_blockers = new std::unordered_set<pid_t>();
   if (g_blockers_pid != getpid()) {
     g_blockers_pid = getpid();
     // The parent's set: not ours to free here either (the parent's memory,
     // copied), just forgotten, with whatever it held.
-    g_known_blockers = new absl::flat_hash_set<pid_t>();
+    g_known_blockers = new std::unordered_set<pid_t>();
   }
   return *g_known_blockers;
 }
@@ -568,7 +570,7 @@ RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bo
     result.wchan = ReadWaitChannel(tid);
     return result;
   };
-  if (KnownBlockers().contains(tid)) {
+  if (KnownBlockers().count(tid) != 0) {
     if (BlocksSignal(tid, signo)) return not_answered(RawThreadCapture::Outcome::kSignalsBlocked);
     KnownBlockers().erase(tid);
   }

@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include <unordered_map>
 
 namespace aiowatchdog {
 namespace {
@@ -123,7 +123,7 @@ bool ParseTempFileName(std::string_view name, pid_t* writer) {
 }
 
 PruneResult PruneReports(const std::string& dir, const RetentionLimits& limits) {
-  absl::flat_hash_map<std::string, StoredReport> by_stem;
+  std::unordered_map<std::string, StoredReport> by_stem;  // exception-safe on OOM
   ForEachEntry(dir, [&](std::string_view name) {
     std::string_view stem;  // name ends in ".txt" or ".json" from here on
     if (!ParseReportFileName(name, &stem)) return;

@@ -2,6 +2,7 @@
 #include "symbolizer.h"
 
 #include <cxxabi.h>
+#include <dlfcn.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
@@ -222,6 +223,14 @@ NativeSymbol Symbolizer::Lookup(uintptr_t pc) {
     symbol.function = Demangle(function);
     symbol.has_offset = true;
     symbol.offset = offset;
+    // A debug file's .symtab often names the internal alias (_IO_fflush,
+    // __GI___clock_nanosleep) of what the program called (fflush,
+    // clock_nanosleep): the exported name at the same address wins.
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr &&
+        reinterpret_cast<uintptr_t>(info.dli_saddr) == pc - offset) {
+      symbol.function = Demangle(info.dli_sname);
+    }
   }
   if (lines_enabled_) {
     t_debug_dirs = debuginfo_path_;

@@ -40,7 +40,7 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include <unordered_map>
 
 struct Dwfl;
 
@@ -97,7 +97,10 @@ class Symbolizer {
   pid_t owner_pid_ = 0;             // the process dwfl_ describes
   bool lines_enabled_;
   bool fail_next_line_lookup_ = false;
-  absl::flat_hash_map<uintptr_t, NativeSymbol> cache_;
+  // std::unordered_map, not absl's: an insert that runs out of memory leaves
+  // it as it was (absl's raw_hash_set is left corrupt by a failed rehash, and
+  // asserts on the next insert: seen under RLIMIT_AS).
+  std::unordered_map<uintptr_t, NativeSymbol> cache_;
   NativeSymbol unknown_;            // what Resolve returns when all else fails
 };
 
