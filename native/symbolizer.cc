@@ -207,14 +207,13 @@ NativeSymbol Symbolizer::Lookup(uintptr_t pc) {
   }
   if (mod == nullptr) return symbol;
   Dwarf_Addr low = 0;
-  const char* main_file = nullptr;
-  const char* name = dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, &main_file,
+  // The module's name is its path in /proc/self/maps. Not dwfl_module_info's
+  // main file name: after an allocation failure while opening the file,
+  // libdwfl 0.188 can hand back a dangling pointer there (crashed under
+  // RLIMIT_AS).
+  const char* name = dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, nullptr,
                                       nullptr);
-  if (main_file != nullptr) {
-    symbol.library = main_file;
-  } else if (name != nullptr) {
-    symbol.library = name;
-  }
+  if (name != nullptr) symbol.library = name;
   symbol.library_offset = pc - low;
   GElf_Off offset = 0;
   GElf_Sym sym;
