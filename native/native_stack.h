@@ -30,6 +30,16 @@ void CaptureNativeStack(NativeStack* out);
 // Outside signal context, once: makes the first real unwind allocation-free.
 void WarmUpNativeUnwinder();
 
+// At the start of a thread of ours (the watchdog's), while memory is there:
+// allocates the calling thread's block of every loaded module's thread-local
+// storage. glibc allocates a dlopen'ed module's block (libstdc++'s exception
+// globals, libdw's and libelf's error codes) at the thread's first touch, and
+// aborts the whole process when that allocation fails ("cannot allocate
+// memory for thread-local data: ABORT"): seen under RLIMIT_AS when the first
+// std::bad_alloc on the watchdog thread was thrown. Modules loaded later are
+// not covered; the watchdog thread calls into none of them.
+void WarmUpThreadLocalStorage();
+
 }  // namespace aiowatchdog
 
 #endif  // AIOWATCHDOG_NATIVE_STACK_H_

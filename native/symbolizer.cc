@@ -7,6 +7,8 @@
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -43,7 +45,12 @@ int FindElf(Dwfl_Module* mod, void** userdata, const char* module_name, Dwarf_Ad
 //
 // The debug directories of the Symbolizer calling into libdwfl (its
 // debuginfo_path), for FindDebuginfo; watchdog thread only.
-thread_local const char* t_debug_dirs = nullptr;
+// initial-exec: in the thread's static TLS block, allocated with the thread.
+// A dlopen'ed module's ordinary thread_local is allocated by glibc at the
+// thread's first touch, and glibc aborts the process when that allocation
+// fails ("cannot allocate memory for thread-local data: ABORT", seen under
+// RLIMIT_AS).
+__attribute__((tls_model("initial-exec"))) thread_local const char* t_debug_dirs = nullptr;
 
 int FindDebuginfoByLink(const char* file_name, const char* debuglink_file,
                         char** debuginfo_file_name);
@@ -106,7 +113,7 @@ std::string Demangle(const char* name) {
 // allocate, and the handler must not return; libdw's own exits the process.
 // Ours jumps back to the line lookup that was running on this (the watchdog)
 // thread. Set only while such a lookup runs.
-thread_local sigjmp_buf* t_oom_jump = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local sigjmp_buf* t_oom_jump = nullptr;
 
 [[noreturn]] void OnLibdwOutOfMemory() {
   if (t_oom_jump != nullptr) siglongjmp(*t_oom_jump, 1);
@@ -150,6 +157,25 @@ LineResult LookUpLine(Dwfl_Module* mod, Dwarf_Addr pc, bool simulate_oom) {
   return result;
 }
 
+// libdwfl 0.188 is not dependable when an allocation fails deep inside it:
+// besides libdw's exiting handler (replaced above), we saw under RLIMIT_AS a
+// dangling module pointer (SIGSEGV) and an assert() in its error code
+// (dwfl_error.c, "canonicalize", SIGABRT). So it is never entered with less
+// than this much address space left: the name is lost instead, and tried
+// again at the next capture. Without an address-space limit (the usual
+// case) this costs one getrlimit call per address not in the cache.
+constexpr size_t kHeadroomBytes = size_t{96} << 20;
+
+bool HasAddressSpaceHeadroom() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return true;
+  void* probe = mmap(nullptr, kHeadroomBytes, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (probe == MAP_FAILED) return false;
+  munmap(probe, kHeadroomBytes);
+  return true;
+}
+
 }  // namespace
 
 std::string NativeSymbol::Describe(uintptr_t pc) const {
@@ -179,8 +205,16 @@ Symbolizer::~Symbolizer() {
 void Symbolizer::Report() {
   if (dwfl_ == nullptr) return;
   dwfl_report_begin(dwfl_);
-  dwfl_linux_proc_report(dwfl_, getpid());
-  dwfl_report_end(dwfl_, nullptr, nullptr);
+  const int reported = dwfl_linux_proc_report(dwfl_, getpid());
+  const int ended = dwfl_report_end(dwfl_, nullptr, nullptr);
+  // A report that failed part-way (out of memory, or out of descriptors for
+  // /proc/self/maps) can leave the handle's address table pointing at
+  // modules it freed (libdwfl 0.188; a dangling module name crashed us under
+  // RLIMIT_AS): such a handle is never touched again.
+  // A report that only missed modules (reported != 0: /proc/self/maps not
+  // readable, out of descriptors) leaves a consistent handle.
+  (void)reported;
+  if (ended != 0) DropHandle(/*leak=*/true);
 }
 
 void Symbolizer::Begin() {
@@ -190,6 +224,7 @@ void Symbolizer::Begin() {
 }
 
 void Symbolizer::DropHandle(bool leak) {
+  if (dwfl_ != nullptr && leak) ++leaked_handles_;
   if (dwfl_ != nullptr && !leak) dwfl_end(dwfl_);
   dwfl_ = nullptr;
 }
@@ -197,12 +232,15 @@ void Symbolizer::DropHandle(bool leak) {
 NativeSymbol Symbolizer::Lookup(uintptr_t pc) {
   NativeSymbol symbol;
   if (dwfl_ != nullptr && owner_pid_ != getpid()) DropHandle(/*leak=*/true);  // forked
-  if (dwfl_ == nullptr) Begin();
+  // Each handle abandoned (out of memory inside libdw) is leaked, so after a
+  // few the symbolizer gives up: addresses only, memory bounded.
+  if (dwfl_ == nullptr && leaked_handles_ < kMaxLeakedHandles) Begin();
   if (dwfl_ == nullptr) return symbol;
   Dwfl_Module* mod = dwfl_addrmodule(dwfl_, pc);
   if (mod == nullptr) {
     // Loaded since the last look (dlopen), or not code at all.
     Report();
+    if (dwfl_ == nullptr) return symbol;
     mod = dwfl_addrmodule(dwfl_, pc);
   }
   if (mod == nullptr) return symbol;
@@ -255,6 +293,7 @@ const NativeSymbol& Symbolizer::Resolve(uintptr_t pc) {
       cache_.clear();
       DropHandle(/*leak=*/owner_pid_ != getpid());  // its tables grow too
     }
+    if (!HasAddressSpaceHeadroom()) return unknown_;  // not cached: tried again later
     t_debug_dirs = debuginfo_path_;
     NativeSymbol symbol = Lookup(pc);
     return cache_.emplace(pc, std::move(symbol)).first->second;

@@ -95,6 +95,8 @@ class Symbolizer {
   void* callbacks_ = nullptr;       // Dwfl_Callbacks, owned
   Dwfl* dwfl_ = nullptr;
   pid_t owner_pid_ = 0;             // the process dwfl_ describes
+  static constexpr int kMaxLeakedHandles = 8;
+  int leaked_handles_ = 0;          // abandoned in a state not safe to free
   bool lines_enabled_;
   bool fail_next_line_lookup_ = false;
   // std::unordered_map, not absl's: an insert that runs out of memory leaves

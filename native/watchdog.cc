@@ -84,6 +84,7 @@ absl::Status Watchdog::Start() {
       // Nothing thrown on this thread may reach std::terminate (the host
       // process would abort): Run catches per capture, this is the last net.
       try {
+        WarmUpThreadLocalStorage();
         Run();
       } catch (...) {
         exited_.store(true, std::memory_order_release);
