@@ -186,6 +186,11 @@ std::string NativeSymbol::Describe(uintptr_t pc) const {
 
 Symbolizer::Symbolizer(size_t max_entries, std::string debug_dirs, bool lines)
     : max_entries_(max_entries), debug_dirs_(std::move(debug_dirs)), lines_enabled_(lines) {
+  // AIOWATCHDOG_DEBUG_DIRS: debug files kept elsewhere (and, in tests, an
+  // empty directory: what a machine without debug packages sees).
+  if (debug_dirs_.empty()) {
+    if (const char* env = std::getenv("AIOWATCHDOG_DEBUG_DIRS")) debug_dirs_ = env;
+  }
   debuginfo_path_ = strdup(debug_dirs_.empty() ? "/usr/lib/debug" : debug_dirs_.c_str());
   auto* callbacks = new Dwfl_Callbacks{};
   callbacks->find_elf = FindElf;

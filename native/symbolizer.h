@@ -62,7 +62,8 @@ struct NativeSymbol {
 class Symbolizer {
  public:
   // `debug_dirs`: where separate debug files are looked for, ':'-separated
-  // ("" means /usr/lib/debug); tests point it at an empty directory to see
+  // ("" means $AIOWATCHDOG_DEBUG_DIRS, else /usr/lib/debug); tests point it
+  // at an empty directory to see
   // what a machine without debug packages sees. `lines`: also look up
   // file:line. Off by default: decoding line tables is the costly part (the
   // first lookup in Debian's python3.11 with its debug file reads tables
