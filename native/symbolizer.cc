@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -228,8 +229,27 @@ void Symbolizer::Begin() {
   Report();
 }
 
+namespace {
+
+// Handles abandoned in a state not safe to free (or made by the process we
+// were forked from) stay reachable from here: bounded, and no leak checker
+// takes the design for a leak. Past its size they are just dropped.
+constexpr int kMaxAbandoned = 256;
+std::atomic<Dwfl*> g_abandoned[kMaxAbandoned];
+std::atomic<int> g_abandoned_count{0};
+
+void Abandon(Dwfl* dwfl) {
+  const int slot = g_abandoned_count.fetch_add(1);
+  if (slot < kMaxAbandoned) g_abandoned[slot].store(dwfl);
+}
+
+}  // namespace
+
 void Symbolizer::DropHandle(bool leak) {
-  if (dwfl_ != nullptr && leak) ++leaked_handles_;
+  if (dwfl_ != nullptr && leak) {
+    ++leaked_handles_;
+    Abandon(dwfl_);
+  }
   if (dwfl_ != nullptr && !leak) dwfl_end(dwfl_);
   dwfl_ = nullptr;
 }
