@@ -762,6 +762,9 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   result.started_unix_ns = UnixNowNs();
   const int64_t start_ns = MonotonicNs();
   for (pid_t tid : tids) {
+    // Looked at again under the lock: a thread fenced for an exec since the
+    // list was made (FenceThisThreadForExec) must not get a signal now.
+    if (IsSkipped(tid)) continue;
     result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));
   }
   result.duration_ns = MonotonicNs() - start_ns;

@@ -115,7 +115,9 @@ void ResetCaptureAfterFork();
 // listed the thread before (1) is over, its signals answered or withdrawn;
 // (3) with the signal blocked, takes every signal of ours still queued for
 // the thread off the queue (sigtimedwait, no wait) and puts foreign ones back
-// (rt_tgsigqueueinfo to itself), then restores the mask. The caller must
+// (rt_tgsigqueueinfo to itself), then restores the mask. A capture that
+// listed the thread before (1) but took the lock after (2) skips it: the
+// skip list is looked at again under the lock, before each send. The caller must
 // UnfenceThisThread if the exec fails. C code calling execve directly is not
 // fenced (see README's Limitations). Never in a signal handler.
 void FenceThisThreadForExec();

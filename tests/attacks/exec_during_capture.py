@@ -4,7 +4,9 @@
     python exec_during_capture.py DIR pool-METHOD ROUNDS
 
 FROM is "loop" (the loop's thread calls os.execv) or "worker" (a worker
-thread does, while the loop hangs). The loop hangs again and again, captured
+thread does, while the loop hangs); "loop-raw" and "worker-raw" call
+posix.execv itself, as C code calling execve would: not fenced, they
+measure what remains for such code. The loop hangs again and again, captured
 every 5 ms; after a random delay (from SEED) the exec'd program, this
 interpreter with -c, must print "exec'd ok" and exit 0: a capture signal
 still queued for the thread would kill it first.
@@ -36,7 +38,17 @@ def square(x):
     return x * x
 
 
+def raw_execv(path, args):
+    import posix
+    posix.execv(path, args)
+
+
 async def exec_main(directory, where, seed):
+    def execv(path, args):
+        os.execv(path, args)  # looked up now: start() wraps it
+    if where.endswith("-raw"):
+        where = where[:-len("-raw")]
+        execv = raw_execv
     hang_inspection.start(directory, interval=0.01, samples=1000, sample_interval=0.005,
                           max_episodes_per_minute=1_000_000)
     rng = random.Random(seed)
@@ -45,7 +57,7 @@ async def exec_main(directory, where, seed):
         def worker():
             while time.monotonic() < at:
                 time.sleep(0.001)
-            os.execv(EXEC_ARGS[0], EXEC_ARGS)
+            execv(EXEC_ARGS[0], EXEC_ARGS)
         threading.Thread(target=worker, daemon=True).start()
         while True:
             blocked()
@@ -57,7 +69,7 @@ async def exec_main(directory, where, seed):
     end = time.monotonic() + rng.uniform(0.011, 0.03)
     while time.monotonic() < end:
         pass
-    os.execv(EXEC_ARGS[0], EXEC_ARGS)
+    execv(EXEC_ARGS[0], EXEC_ARGS)
 
 
 async def pool_main(directory, method, rounds):
