@@ -213,12 +213,11 @@ void Symbolizer::Report() {
   dwfl_report_begin(dwfl_);
   const int reported = dwfl_linux_proc_report(dwfl_, getpid());
   const int ended = dwfl_report_end(dwfl_, nullptr, nullptr);
-  // A report that failed part-way (out of memory, or out of descriptors for
-  // /proc/self/maps) can leave the handle's address table pointing at
-  // modules it freed (libdwfl 0.188; a dangling module name crashed us under
-  // RLIMIT_AS): such a handle is never touched again.
   // A report that only missed modules (reported != 0: /proc/self/maps not
-  // readable, out of descriptors) leaves a consistent handle.
+  // readable, out of descriptors) leaves a consistent handle. One whose end
+  // failed (out of memory) can leave its address table pointing at modules
+  // it freed (libdwfl 0.188; a dangling module name crashed us under
+  // RLIMIT_AS): that handle is never touched again.
   (void)reported;
   if (ended != 0) DropHandle(/*leak=*/true);
 }
