@@ -531,12 +531,11 @@ bool BlocksSignal(pid_t tid, int signo) {
 std::unordered_set<pid_t>* g_known_blockers = nullptr;  // guarded by g_capture_mu
 pid_t g_blockers_pid = 0;                                 // guarded by g_capture_mu
 std::unordered_set<pid_t>& KnownBlockers() {
-  if (g_known_blockers == nullptr) g_known_blockers = new std::unordered_set<pid_t>();
-  if (g_blockers_pid != getpid()) {
-    g_blockers_pid = getpid();
-    // The parent's set: not ours to free here either (the parent's memory,
-    // copied), just forgotten, with whatever it held.
+  if (g_known_blockers == nullptr || g_blockers_pid != getpid()) {
+    // In a forked child, the parent's set (a copy of its memory) is just
+    // forgotten, with whatever it held.
     g_known_blockers = new std::unordered_set<pid_t>();
+    g_blockers_pid = getpid();
   }
   return *g_known_blockers;
 }
