@@ -153,6 +153,13 @@ int WaitChild(pid_t child, int seconds) {
 // addresses with fresh symbolizers while the test forks; each child
 // symbolizes too (a new watchdog in the child would) and must exit 0.
 TEST(Symbolizer, ForksWhileSymbolizingLeaveChildrenAndParentWell) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's own allocator (GCC 12's runtime) is not fork-safe: a child that
+  // allocates hangs on its region mutex when another thread held it at the
+  // fork (seen: 1 child in 40, in __asan::Allocator::Allocate). glibc's
+  // malloc, which production uses, is reset in the child by fork itself.
+  GTEST_SKIP() << "ASan's allocator locks are not reset in a forked child";
+#endif
   const auto ranges = CodeRanges();
   std::atomic<bool> stop{false};
   std::atomic<int> rounds{0};
