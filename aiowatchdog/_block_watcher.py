@@ -20,7 +20,7 @@ import os
 import threading
 from typing import Callable, List, Optional, Set
 
-from . import _gc_phase, _native
+from . import _exec_fence, _gc_phase, _native
 from ._block_info import BlockInfo, block_info_from_episode
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
@@ -64,6 +64,7 @@ class BlockWatcher:
 
     def start(self) -> "BlockWatcher":
         _native.install_capture_handler(_default_signal())
+        _exec_fence.install()
         _gc_phase.retain()
         try:
             self._watchdog.start()

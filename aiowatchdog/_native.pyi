@@ -84,6 +84,11 @@ def install_capture_handler(signo: int) -> None:
     """Installs the process-wide capture handler; ValueError for another
     signal than the one already installed, or a non-real-time one."""
 
+def fence_thread_for_exec() -> None:
+    """Right before an exec on the calling thread: no capture signal reaches
+    it from now on, and none of ours stays queued for it."""
+def unfence_thread() -> None:
+    """The exec failed: the calling thread is sampled again."""
 def installed_capture_signal() -> int: ...
 def capture_handler_reinstalls() -> int:
     """Times the capture handler was found replaced (by the application) and

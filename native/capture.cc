@@ -58,8 +58,8 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <unordered_set>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "clock.h"
@@ -131,10 +131,21 @@ constexpr uint64_t kChainMark = 0x616977646f67636eULL;  // "aiwdogcn"
 constexpr size_t kChainMarkOffset = sizeof(siginfo_t) - sizeof(uint64_t);
 static_assert(sizeof(siginfo_t) == 128, "the Linux siginfo_t");
 
-absl::Mutex g_skip_mu;
-absl::flat_hash_set<pid_t>& SkipSet() {
-  static auto* set = new absl::flat_hash_set<pid_t>();
-  return *set;
+// Threads never to signal. A fixed table of atomic words rather than a
+// container: the fork child handler empties it with plain stores, and no
+// lock or lazily-initialised static is involved (a function-local static's
+// guard, held by another thread at the fork, deadlocked children in
+// ResetCaptureAfterFork). 0 marks a free entry. A process runs one watchdog
+// thread per dumper: past kMaxSkipped, a thread is not skipped (it blocks
+// every signal anyway, so it is reported as such, never disturbed).
+constexpr int kMaxSkipped = 256;
+std::atomic<pid_t> g_skipped[kMaxSkipped];
+
+bool IsSkipped(pid_t tid) {
+  for (const std::atomic<pid_t>& entry : g_skipped) {
+    if (entry.load(std::memory_order_acquire) == tid) return true;
+  }
+  return false;
 }
 
 // Runs in a signal handler: clock_gettime is async-signal-safe.
@@ -513,9 +524,20 @@ bool BlocksSignal(pid_t tid, int signo) {
 // before each send rather than sent to again: at most one queued signal of
 // ours each. Everyone else is signalled straight away. Guarded by
 // g_capture_mu.
-absl::flat_hash_set<pid_t>& KnownBlockers() {
-  static auto* set = new absl::flat_hash_set<pid_t>();
-  return *set;
+// Emptied lazily, on the first capture in a forked child (g_blockers_pid is
+// not the child's pid): the fork handler must not free memory. A std::
+// container: one whose insert runs out of memory stays as it was (absl's
+// flat sets are left corrupt by a failed rehash and assert later).
+std::unordered_set<pid_t>* g_known_blockers = nullptr;  // guarded by g_capture_mu
+pid_t g_blockers_pid = 0;                                 // guarded by g_capture_mu
+std::unordered_set<pid_t>& KnownBlockers() {
+  if (g_known_blockers == nullptr || g_blockers_pid != getpid()) {
+    // In a forked child, the parent's set (a copy of its memory) is just
+    // forgotten, with whatever it held.
+    g_known_blockers = new std::unordered_set<pid_t>();
+    g_blockers_pid = getpid();
+  }
+  return *g_known_blockers;
 }
 
 // Withdraws the current request; false if the handler claimed it meanwhile
@@ -547,7 +569,7 @@ RawThreadCapture CaptureOnce(pid_t tid, int signo, int64_t answer_timeout_ns, bo
     result.wchan = ReadWaitChannel(tid);
     return result;
   };
-  if (KnownBlockers().contains(tid)) {
+  if (KnownBlockers().count(tid) != 0) {
     if (BlocksSignal(tid, signo)) return not_answered(RawThreadCapture::Outcome::kSignalsBlocked);
     KnownBlockers().erase(tid);
   }
@@ -608,12 +630,9 @@ RawThreadCapture CaptureOne(pid_t tid, int signo, int64_t answer_timeout_ns, boo
 std::vector<pid_t> ThreadsToSample(pid_t first) {
   std::vector<pid_t> tids = ListTaskIds();
   const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
-  {
-    absl::MutexLock lock(&g_skip_mu);
-    tids.erase(std::remove_if(tids.begin(), tids.end(),
-                              [&](pid_t t) { return t == self || SkipSet().contains(t); }),
-               tids.end());
-  }
+  tids.erase(std::remove_if(tids.begin(), tids.end(),
+                            [&](pid_t t) { return t == self || IsSkipped(t); }),
+             tids.end());
   auto loop_pos = std::find(tids.begin(), tids.end(), first);
   if (loop_pos != tids.end()) std::rotate(tids.begin(), loop_pos, loop_pos + 1);
   return tids;
@@ -621,14 +640,21 @@ std::vector<pid_t> ThreadsToSample(pid_t first) {
 
 }  // namespace
 
+// Runs in a forked child, as a pthread_atfork handler, which may only do what
+// is async-signal-safe: the fork may have interrupted any other thread of the
+// parent holding any lock (malloc's included, on other libcs) or in the middle
+// of a static's initialisation. So: plain stores and placement-new of mutexes
+// (a constant initialisation: stores of zeros), no allocation or freeing, no
+// lock, no function-local static. What needs freeing is forgotten here and
+// replaced lazily, on first use in the child (KnownBlockers, thread names).
 void ResetCaptureAfterFork() {
   // Only the forking thread exists in the child: no one else can hold these.
   new (&g_capture_mu) std::mutex();
-  new (&g_skip_mu) absl::Mutex();
-  SkipSet().clear();
-  KnownBlockers().clear();
+  for (std::atomic<pid_t>& entry : g_skipped) entry.store(0, std::memory_order_relaxed);
   g_slot.token.store(0);
   g_slot.state.store(kIdle);
+  g_chaining.store(0);
+  if (g_install_epoch.load() % 2 != 0) g_install_epoch.fetch_add(1);
   ResetThreadNamesAfterFork();
 }
 
@@ -668,14 +694,51 @@ int InstalledCaptureSignal() { return g_signo.load(); }
 int64_t CaptureHandlerReinstalls() { return g_reinstalls.load(); }
 
 void AddThreadToSkip(pid_t tid) {
-  absl::MutexLock lock(&g_skip_mu);
-  SkipSet().insert(tid);
+  for (std::atomic<pid_t>& entry : g_skipped) {
+    pid_t expected = 0;
+    if (entry.load(std::memory_order_relaxed) == tid) return;
+    if (entry.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) return;
+  }
 }
 
 void RemoveThreadToSkip(pid_t tid) {
-  absl::MutexLock lock(&g_skip_mu);
-  SkipSet().erase(tid);
+  for (std::atomic<pid_t>& entry : g_skipped) {
+    pid_t expected = tid;
+    entry.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  }
 }
+
+void FenceThisThreadForExec() {
+  const pid_t self = static_cast<pid_t>(syscall(SYS_gettid));
+  AddThreadToSkip(self);
+  // A capture that listed this thread before it was skipped holds the lock
+  // until each of its signals was answered or withdrawn (this thread answers
+  // while waiting here: the signal is not blocked).
+  { std::lock_guard<std::mutex> wait_for_capture(g_capture_mu); }
+  const int signo = g_signo.load();
+  if (signo == 0) return;
+  sigset_t just_signo, previous_mask;
+  sigemptyset(&just_signo);
+  sigaddset(&just_signo, signo);
+  pthread_sigmask(SIG_BLOCK, &just_signo, &previous_mask);
+  constexpr int kMaxForeign = 16;
+  siginfo_t foreign[kMaxForeign];
+  int foreign_count = 0;
+  const timespec no_wait{0, 0};
+  for (;;) {
+    siginfo_t next;
+    if (syscall(SYS_rt_sigtimedwait, &just_signo, &next, &no_wait, _NSIG / 8) != signo) break;
+    if (!IsOurSignal(&next) && foreign_count < kMaxForeign) foreign[foreign_count++] = next;
+  }
+  pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+  // Signals someone else sent go back on the queue, for the handler that
+  // would have had them (ours passes them on).
+  for (int i = 0; i < foreign_count; ++i) {
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), self, signo, &foreign[i]);
+  }
+}
+
+void UnfenceThisThread() { RemoveThreadToSkip(static_cast<pid_t>(syscall(SYS_gettid))); }
 
 CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   std::vector<pid_t> tids = ThreadsToSample(request.first);
@@ -698,6 +761,9 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   result.started_unix_ns = UnixNowNs();
   const int64_t start_ns = MonotonicNs();
   for (pid_t tid : tids) {
+    // Looked at again under the lock: a thread fenced for an exec since the
+    // list was made (FenceThisThreadForExec) must not get a signal now.
+    if (IsSkipped(tid)) continue;
     result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));
   }
   result.duration_ns = MonotonicNs() - start_ns;

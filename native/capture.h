@@ -3,7 +3,7 @@
 // preallocated slot; then copy the slot out on the watchdog thread.
 //
 // Why this shape: reading another thread's frames while it runs crashes under
-// thread churn (see shared/CAPTURE-NOTES.md); a thread interrupted in its own
+// thread churn (its frames are freed under the reader); a thread interrupted in its own
 // handler cannot free its own frames. Threads are sampled one at a time, so one
 // slot serves the whole process; a mutex (never taken in the handler)
 // serializes captures from several watchdogs.
@@ -13,7 +13,7 @@
 // state word (a futex) up to the answer timeout. The handler claims the slot
 // with a compare-and-swap kRequested -> kWriting only if the token matches, so
 // a late answer to an abandoned request is dropped, never half-written over a
-// newer one. Native program counters (next issue) go into the same slot.
+// newer one. Native program counters go into the same slot.
 #ifndef AIOWATCHDOG_CAPTURE_H_
 #define AIOWATCHDOG_CAPTURE_H_
 
@@ -105,6 +105,23 @@ struct CaptureResult {
 // registry), and the skip list (parent threads) emptied. Registered with pthread_atfork by the handler's
 // installation.
 void ResetCaptureAfterFork();
+
+// Exec fencing. A signal still queued for a thread when it calls execve
+// survives the exec (pending signals and the mask are kept) and meets the
+// default action of our real-time signal in the new program: it dies before
+// its first line. FenceThisThreadForExec, called right before execve on the
+// calling thread: (1) adds the thread to the skip list, so no later capture
+// signals it; (2) takes and releases the capture lock, so that a capture that
+// listed the thread before (1) is over, its signals answered or withdrawn;
+// (3) with the signal blocked, takes every signal of ours still queued for
+// the thread off the queue (sigtimedwait, no wait) and puts foreign ones back
+// (rt_tgsigqueueinfo to itself), then restores the mask. A capture that
+// listed the thread before (1) but took the lock after (2) skips it: the
+// skip list is looked at again under the lock, before each send. The caller must
+// UnfenceThisThread if the exec fails. C code calling execve directly is not
+// fenced (see README's Limitations). Never in a signal handler.
+void FenceThisThreadForExec();
+void UnfenceThisThread();
 
 // Samples every thread of the process except skipped ones and the caller, one
 // at a time. Requires InstallCaptureHandler. Never call from a signal handler.

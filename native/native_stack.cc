@@ -1,7 +1,15 @@
 // See native_stack.h.
 #include "native_stack.h"
 
+#include <link.h>
 #include <unwind.h>
+
+// The x86-64/aarch64 ABI's entry point for dynamic TLS, exported by ld.so.
+struct AwdTlsIndex {
+  unsigned long module;
+  unsigned long offset;
+};
+extern "C" void* __tls_get_addr(AwdTlsIndex*);
 
 namespace aiowatchdog {
 namespace {
@@ -47,6 +55,18 @@ void CaptureNativeStack(NativeStack* out) {
   out->truncated = 0;
   UnwindState state{out, false};
   _Unwind_Backtrace(OnFrame, &state);
+}
+
+void WarmUpThreadLocalStorage() {
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void*) {
+        if (info->dlpi_tls_modid != 0) {
+          AwdTlsIndex index{info->dlpi_tls_modid, 0};
+          __tls_get_addr(&index);
+        }
+        return 0;
+      },
+      nullptr);
 }
 
 void WarmUpNativeUnwinder() {

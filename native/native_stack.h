@@ -5,7 +5,7 @@
 // Signal-context assumptions: the FDE lookup behind _Unwind_Backtrace is
 // lock-free on glibc 2.35+ with libgcc 12 (_dl_find_object), unless a JIT
 // registered frames with __register_frame*, when it takes a mutex (checked on
-// this machine; shared/CAPTURE-NOTES.md). WarmUpNativeUnwinder() runs it once
+// glibc 2.36 and libgcc 12 of Debian 12). WarmUpNativeUnwinder() runs it once
 // outside signal context so that nothing is loaded lazily in the handler.
 #ifndef AIOWATCHDOG_NATIVE_STACK_H_
 #define AIOWATCHDOG_NATIVE_STACK_H_
@@ -29,6 +29,16 @@ void CaptureNativeStack(NativeStack* out);
 
 // Outside signal context, once: makes the first real unwind allocation-free.
 void WarmUpNativeUnwinder();
+
+// At the start of a thread of ours (the watchdog's), while memory is there:
+// allocates the calling thread's block of every loaded module's thread-local
+// storage. glibc allocates a dlopen'ed module's block (libstdc++'s exception
+// globals, libdw's and libelf's error codes) at the thread's first touch, and
+// aborts the whole process when that allocation fails ("cannot allocate
+// memory for thread-local data: ABORT"): seen under RLIMIT_AS when the first
+// std::bad_alloc on the watchdog thread was thrown. Modules loaded later are
+// not covered; the watchdog thread calls into none of them.
+void WarmUpThreadLocalStorage();
 
 }  // namespace aiowatchdog
 

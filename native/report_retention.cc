@@ -13,7 +13,7 @@
 #include <tuple>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include <unordered_map>
 
 namespace aiowatchdog {
 namespace {
@@ -181,7 +181,7 @@ int RemoveStaleTempFiles(const std::string& dir) {
 }
 
 PruneResult PruneReports(int dir_fd, const RetentionLimits& limits) {
-  absl::flat_hash_map<std::string, StoredReport> by_stem;
+  std::unordered_map<std::string, StoredReport> by_stem;  // exception-safe on OOM
   ForEachEntry(dir_fd, [&](std::string_view name) {
     std::string_view stem;  // name ends in ".txt" or ".json" from here on
     if (!ParseReportFileName(name, &stem)) return;

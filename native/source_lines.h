@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include <unordered_map>
 
 namespace aiowatchdog {
 
@@ -30,7 +30,9 @@ class SourceLines {
     std::vector<std::string> lines;
   };
   size_t max_files_;
-  absl::flat_hash_map<std::string, File> files_;
+  // std::unordered_map: left as it was when an insert runs out of memory
+  // (absl's flat maps are left corrupt, and assert on the next insert).
+  std::unordered_map<std::string, File> files_;
 };
 
 }  // namespace aiowatchdog

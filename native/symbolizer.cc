@@ -1,28 +1,181 @@
-// See symbolizer.h.
+// See symbolizer.h for why libdwfl and what each piece below protects against.
 #include "symbolizer.h"
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
-#include <memory>
+#include <cstring>
+#include <new>
+#include <string>
 
-#include "absl/debugging/symbolize.h"
 #include "absl/strings/str_format.h"
 
 namespace aiowatchdog {
 namespace {
 
-std::string Demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, decltype(&std::free)> out(
-      abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(name);
+// Descriptors libdwfl keeps for the life of a handle are made close-on-exec
+// at once, so that an exec'd program never inherits them. Sharing them with
+// a forked child is harmless: libelf maps files or reads them with pread,
+// never through the shared file offset (the lseek+read of absl's symbolizer
+// let a child move the parent's offset under it: it aborted in both).
+int CloseOnExec(int fd) {
+  if (fd >= 0) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+  return fd;
 }
 
-// "ns::f(int) const" -> "ns::f": absl and __cxa_demangle print parameter
-// lists differently, so names are compared without them.
-std::string WithoutParameters(const std::string& name) { return name.substr(0, name.find('(')); }
+int FindElf(Dwfl_Module* mod, void** userdata, const char* module_name, Dwarf_Addr base,
+            char** file_name, Elf** elf) {
+  return CloseOnExec(dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elf));
+}
+
+// The separate debug file: the build-id tree first (what Debian's -dbg and
+// -dbgsym packages install), then .gnu_debuglink's name next to the file, in
+// its .debug directory, and under each debug directory. Not
+// dwfl_standard_find_debuginfo: it also asks debuginfod servers over the
+// network when DEBUGINFOD_URLS is set, from the watchdog thread of a
+// production process.
+//
+// The debug directories of the Symbolizer calling into libdwfl (its
+// debuginfo_path), for FindDebuginfo; watchdog thread only.
+// initial-exec: in the thread's static TLS block, allocated with the thread.
+// A dlopen'ed module's ordinary thread_local is allocated by glibc at the
+// thread's first touch, and glibc aborts the process when that allocation
+// fails ("cannot allocate memory for thread-local data: ABORT", seen under
+// RLIMIT_AS).
+__attribute__((tls_model("initial-exec"))) thread_local const char* t_debug_dirs = nullptr;
+
+int FindDebuginfoByLink(const char* file_name, const char* debuglink_file,
+                        char** debuginfo_file_name);
+
+int FindDebuginfo(Dwfl_Module* mod, void** userdata, const char* module_name, Dwarf_Addr base,
+                  const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                  char** debuginfo_file_name) {
+  const int by_build_id =
+      dwfl_build_id_find_debuginfo(mod, userdata, module_name, base, file_name, debuglink_file,
+                                   debuglink_crc, debuginfo_file_name);
+  if (by_build_id >= 0) return CloseOnExec(by_build_id);
+  try {
+    return FindDebuginfoByLink(file_name, debuglink_file, debuginfo_file_name);
+  } catch (const std::bad_alloc&) {
+    return -1;  // never through libdwfl's C frames
+  }
+}
+
+int FindDebuginfoByLink(const char* file_name, const char* debuglink_file,
+                        char** debuginfo_file_name) {
+  if (debuglink_file == nullptr || file_name == nullptr || std::strchr(debuglink_file, '/')) {
+    return -1;
+  }
+  const char* slash = std::strrchr(file_name, '/');
+  if (slash == nullptr) return -1;
+  const std::string dir(file_name, slash - file_name);
+  std::string debug_dirs = "/usr/lib/debug";
+  if (t_debug_dirs != nullptr && *t_debug_dirs != '\0') debug_dirs = t_debug_dirs;
+  std::string candidates[8];
+  int count = 0;
+  candidates[count++] = dir + "/" + debuglink_file;
+  candidates[count++] = dir + "/.debug/" + debuglink_file;
+  size_t start = 0;
+  while (start <= debug_dirs.size() && count < 8) {
+    size_t end = debug_dirs.find(':', start);
+    if (end == std::string::npos) end = debug_dirs.size();
+    if (end > start) candidates[count++] = debug_dirs.substr(start, end - start) + dir + "/" + debuglink_file;
+    start = end + 1;
+  }
+  for (int i = 0; i < count; ++i) {
+    if (candidates[i] == file_name) continue;  // the stripped file itself
+    const int fd = open(candidates[i].c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    *debuginfo_file_name = strdup(candidates[i].c_str());
+    return fd;
+  }
+  return -1;
+}
+
+std::string Demangle(const char* name) {
+  if (name[0] != '_' || name[1] != 'Z') return name;
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string result = status == 0 && out != nullptr ? std::string(out) : std::string(name);
+  std::free(out);
+  return result;
+}
+
+// libdw calls the out-of-memory handler of a DWARF handle when it cannot
+// allocate, and the handler must not return; libdw's own exits the process.
+// Ours jumps back to the line lookup that was running on this (the watchdog)
+// thread. Set only while such a lookup runs.
+__attribute__((tls_model("initial-exec"))) thread_local sigjmp_buf* t_oom_jump = nullptr;
+
+[[noreturn]] void OnLibdwOutOfMemory() {
+  if (t_oom_jump != nullptr) siglongjmp(*t_oom_jump, 1);
+  // Unreachable: the handler is installed only inside a lookup. Never exit
+  // the host process; park this thread instead.
+  for (;;) pause();
+}
+
+struct LineResult {
+  const char* file = nullptr;  // owned by libdw's handle
+  int line = -1;
+  bool out_of_memory = false;
+};
+
+// The DWARF part, where libdw may run out of memory. No C++ object with a
+// destructor lives in this frame: the jump skips destructors.
+LineResult LookUpLine(Dwfl_Module* mod, Dwarf_Addr pc, bool simulate_oom) {
+  LineResult result;
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 0) != 0) {
+    t_oom_jump = nullptr;
+    result.file = nullptr;
+    result.out_of_memory = true;
+    return result;
+  }
+  t_oom_jump = &jump;
+  if (simulate_oom) OnLibdwOutOfMemory();
+  Dwarf_Addr bias = 0;
+  if (Dwarf* dwarf = dwfl_module_getdwarf(mod, &bias)) {
+    dwarf_new_oom_handler(dwarf, OnLibdwOutOfMemory);
+    if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+      int lineno = 0;
+      const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr);
+      if (file != nullptr && lineno > 0) {
+        result.file = file;
+        result.line = lineno;
+      }
+    }
+  }
+  t_oom_jump = nullptr;
+  return result;
+}
+
+// libdwfl 0.188 is not dependable when an allocation fails deep inside it:
+// besides libdw's exiting handler (replaced above), we saw under RLIMIT_AS a
+// dangling module pointer (SIGSEGV) and an assert() in its error code
+// (dwfl_error.c, "canonicalize", SIGABRT). So it is never entered with less
+// than this much address space left: the name is lost instead, and tried
+// again at the next capture. Without an address-space limit (the usual
+// case) this costs one getrlimit call per address not in the cache.
+constexpr size_t kHeadroomBytes = size_t{96} << 20;
+
+bool HasAddressSpaceHeadroom() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return true;
+  void* probe = mmap(nullptr, kHeadroomBytes, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (probe == MAP_FAILED) return false;
+  munmap(probe, kHeadroomBytes);
+  return true;
+}
 
 }  // namespace
 
@@ -32,33 +185,146 @@ std::string NativeSymbol::Describe(uintptr_t pc) const {
   return function;
 }
 
-const NativeSymbol& Symbolizer::Resolve(uintptr_t pc) {
-  if (auto it = cache_.find(pc); it != cache_.end()) return it->second;
-  if (cache_.size() >= max_entries_) cache_.clear();
-
-  NativeSymbol symbol;
-  Dl_info info{};
-  const bool located = dladdr(reinterpret_cast<void*>(pc), &info) != 0;
-  if (located) {
-    if (info.dli_fname != nullptr) symbol.library = info.dli_fname;
-    symbol.library_offset = pc - reinterpret_cast<uintptr_t>(info.dli_fbase);
+Symbolizer::Symbolizer(size_t max_entries, std::string debug_dirs, bool lines)
+    : max_entries_(max_entries), debug_dirs_(std::move(debug_dirs)), lines_enabled_(lines) {
+  // AIOWATCHDOG_DEBUG_DIRS: debug files kept elsewhere (and, in tests, an
+  // empty directory: what a machine without debug packages sees).
+  if (debug_dirs_.empty()) {
+    if (const char* env = std::getenv("AIOWATCHDOG_DEBUG_DIRS")) debug_dirs_ = env;
   }
-  char name[1024];
-  if (absl::Symbolize(reinterpret_cast<void*>(pc), name, sizeof(name))) symbol.function = name;
-  if (located && info.dli_sname != nullptr && info.dli_saddr != nullptr) {
-    const std::string exported = Demangle(info.dli_sname);
-    // dladdr's nearest exported symbol is the function only when absl agrees,
-    // by name or by address (glibc's aliases: _IO_fflush is fflush), or found
-    // nothing; otherwise pc is in a static function after it.
-    if (symbol.function.empty() ||
-        WithoutParameters(symbol.function) == WithoutParameters(exported) ||
-        dlsym(RTLD_DEFAULT, symbol.function.c_str()) == info.dli_saddr) {
-      if (symbol.function.empty()) symbol.function = exported;
-      symbol.has_offset = true;
-      symbol.offset = pc - reinterpret_cast<uintptr_t>(info.dli_saddr);
+  debuginfo_path_ = strdup(debug_dirs_.empty() ? "/usr/lib/debug" : debug_dirs_.c_str());
+  auto* callbacks = new Dwfl_Callbacks{};
+  callbacks->find_elf = FindElf;
+  callbacks->find_debuginfo = FindDebuginfo;
+  callbacks->section_address = dwfl_offline_section_address;
+  callbacks->debuginfo_path = &debuginfo_path_;
+  callbacks_ = callbacks;
+}
+
+Symbolizer::~Symbolizer() {
+  // A handle made in another process (we were forked) is left alone.
+  DropHandle(/*leak=*/owner_pid_ != getpid());
+  delete static_cast<Dwfl_Callbacks*>(callbacks_);
+  std::free(debuginfo_path_);
+}
+
+void Symbolizer::Report() {
+  if (dwfl_ == nullptr) return;
+  dwfl_report_begin(dwfl_);
+  const int reported = dwfl_linux_proc_report(dwfl_, getpid());
+  const int ended = dwfl_report_end(dwfl_, nullptr, nullptr);
+  // A report that only missed modules (reported != 0: /proc/self/maps not
+  // readable, out of descriptors) leaves a consistent handle. One whose end
+  // failed (out of memory) can leave its address table pointing at modules
+  // it freed (libdwfl 0.188; a dangling module name crashed us under
+  // RLIMIT_AS): that handle is never touched again.
+  (void)reported;
+  if (ended != 0) DropHandle(/*leak=*/true);
+}
+
+void Symbolizer::Begin() {
+  dwfl_ = dwfl_begin(static_cast<Dwfl_Callbacks*>(callbacks_));
+  owner_pid_ = getpid();
+  Report();
+}
+
+namespace {
+
+// Handles abandoned in a state not safe to free (or made by the process we
+// were forked from) stay reachable from here: bounded, and no leak checker
+// takes the design for a leak. Past its size they are just dropped.
+constexpr int kMaxAbandoned = 256;
+std::atomic<Dwfl*> g_abandoned[kMaxAbandoned];
+std::atomic<int> g_abandoned_count{0};
+
+void Abandon(Dwfl* dwfl) {
+  const int slot = g_abandoned_count.fetch_add(1);
+  if (slot < kMaxAbandoned) g_abandoned[slot].store(dwfl);
+}
+
+}  // namespace
+
+void Symbolizer::DropHandle(bool leak) {
+  if (dwfl_ != nullptr && leak) {
+    ++leaked_handles_;
+    Abandon(dwfl_);
+  }
+  if (dwfl_ != nullptr && !leak) dwfl_end(dwfl_);
+  dwfl_ = nullptr;
+}
+
+NativeSymbol Symbolizer::Lookup(uintptr_t pc) {
+  NativeSymbol symbol;
+  if (dwfl_ != nullptr && owner_pid_ != getpid()) DropHandle(/*leak=*/true);  // forked
+  // Each handle abandoned (out of memory inside libdw) is leaked, so after a
+  // few the symbolizer gives up: addresses only, memory bounded.
+  if (dwfl_ == nullptr && leaked_handles_ < kMaxLeakedHandles) Begin();
+  if (dwfl_ == nullptr) return symbol;
+  Dwfl_Module* mod = dwfl_addrmodule(dwfl_, pc);
+  if (mod == nullptr) {
+    // Loaded since the last look (dlopen), or not code at all.
+    Report();
+    if (dwfl_ == nullptr) return symbol;
+    mod = dwfl_addrmodule(dwfl_, pc);
+  }
+  if (mod == nullptr) return symbol;
+  Dwarf_Addr low = 0;
+  // The module's name is its path in /proc/self/maps. Not dwfl_module_info's
+  // main file name: after an allocation failure while opening the file,
+  // libdwfl 0.188 can hand back a dangling pointer there (crashed under
+  // RLIMIT_AS).
+  const char* name = dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, nullptr,
+                                      nullptr);
+  if (name != nullptr) symbol.library = name;
+  symbol.library_offset = pc - low;
+  GElf_Off offset = 0;
+  GElf_Sym sym;
+  if (const char* function =
+          dwfl_module_addrinfo(mod, pc, &offset, &sym, nullptr, nullptr, nullptr)) {
+    symbol.function = Demangle(function);
+    symbol.has_offset = true;
+    symbol.offset = offset;
+    // A debug file's .symtab often names the internal alias (_IO_fflush,
+    // __GI___clock_nanosleep) of what the program called (fflush,
+    // clock_nanosleep): the exported name at the same address wins.
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_sname != nullptr &&
+        reinterpret_cast<uintptr_t>(info.dli_saddr) == pc - offset) {
+      symbol.function = Demangle(info.dli_sname);
     }
   }
-  return cache_.emplace(pc, std::move(symbol)).first->second;
+  if (lines_enabled_) {
+    t_debug_dirs = debuginfo_path_;
+    const LineResult line = LookUpLine(mod, pc, fail_next_line_lookup_);
+    fail_next_line_lookup_ = false;
+    if (line.out_of_memory) {
+      // The handle may be half-built (libdw ran out inside it): abandon it
+      // without freeing, and look up names only from now on.
+      lines_enabled_ = false;
+      DropHandle(/*leak=*/true);
+    } else if (line.file != nullptr) {
+      symbol.source_file = line.file;
+      symbol.source_line = line.line;
+    }
+  }
+  return symbol;
+}
+
+const NativeSymbol& Symbolizer::Resolve(uintptr_t pc) {
+  try {
+    if (auto it = cache_.find(pc); it != cache_.end()) return it->second;
+    if (cache_.size() >= max_entries_) {
+      cache_.clear();
+      DropHandle(/*leak=*/owner_pid_ != getpid());  // its tables grow too
+    }
+    if (!HasAddressSpaceHeadroom()) return unknown_;  // not cached: tried again later
+    t_debug_dirs = debuginfo_path_;
+    NativeSymbol symbol = Lookup(pc);
+    return cache_.emplace(pc, std::move(symbol)).first->second;
+  } catch (const std::bad_alloc&) {
+    // Out of memory in our own code: this name is lost, nothing else.
+    return unknown_;
+  }
 }
 
 }  // namespace aiowatchdog

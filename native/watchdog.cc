@@ -87,7 +87,16 @@ absl::Status Watchdog::Start() {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
   try {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      // Nothing thrown on this thread may reach std::terminate (the host
+      // process would abort): Run catches per capture, this is the last net.
+      try {
+        WarmUpThreadLocalStorage();
+        Run();
+      } catch (...) {
+        exited_.store(true, std::memory_order_release);
+      }
+    });
   } catch (const std::system_error& e) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     if (dir_fd_ >= 0) close(dir_fd_);
@@ -167,6 +176,21 @@ std::optional<FinishedEpisode> Watchdog::SampleSince(int64_t since_ns, int64_t t
   return std::nullopt;
 }
 
+namespace {
+
+// Watchdog thread: memory running out (std::bad_alloc under RLIMIT_AS or a
+// cgroup limit) or any other exception from one capture, report or episode
+// loses that one, never the process; the watchdog goes on.
+template <typename F>
+void LoseOnFailure(F&& step) {
+  try {
+    step();
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace
+
 void Watchdog::Run() {
   const pid_t self = CurrentTid();
   AddThreadToSkip(self);
@@ -188,7 +212,7 @@ void Watchdog::Run() {
         in_episode_.store(true, std::memory_order_seq_cst);
         if (decision.sample_index == 0) capturing_since_ns_ = loop.stamp_ns;
         lock.unlock();
-        TakeSample(decision);
+        LoseOnFailure([&] { TakeSample(decision); });
         lock.lock();
         if (decision.sample_index == 0) {
           capturing_since_ns_ = 0;
@@ -198,17 +222,17 @@ void Watchdog::Run() {
         }
         break;
       case Decision::Kind::kEpisodeEnded:
-        EndEpisode(decision.blocked_ns, /*recovered=*/true);
+        LoseOnFailure([&] { EndEpisode(decision.blocked_ns, /*recovered=*/true); });
         break;
       case Decision::Kind::kProfile:
         lock.unlock();
-        TakeProfileSample();
+        LoseOnFailure([&] { TakeProfileSample(); });
         lock.lock();
         break;
     }
     if (!pending_profile_.empty()) {
       lock.unlock();
-      WritePendingProfile();
+      LoseOnFailure([&] { WritePendingProfile(); });
       lock.lock();
     }
   }

@@ -20,7 +20,7 @@ done
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libabsl-dev libboost-stacktrace-dev libfmt-dev libgtest-dev libgmock-dev
+  libabsl-dev libdw-dev libfmt-dev libgtest-dev libgmock-dev python3.11-dbg libc6-dbg
 )
 [ "$BENCHMARKS" = 1 ] && APT_PACKAGES+=(wrk)
 # statsd, prometheus_client and pytest-asyncio: the toolkit is tested against them

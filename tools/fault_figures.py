@@ -34,6 +34,7 @@ from aiowatchdog._options import Options  # noqa: E402
 from aiowatchdog._report_files import ReportFormatError, list_reports, read_report  # noqa: E402
 from faults import kill_at_random_moments, run_stress  # noqa: E402
 from attacks import other_user, planted_names, stop_continue  # noqa: E402
+from attacks import drivers as attack  # noqa: E402
 
 SANITIZER_FINDING = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer")
@@ -165,6 +166,40 @@ def stops(scratch: Path, rounds: int) -> dict:
             "stop_blocks_missed": missed, "stop_problems": problems}
 
 
+def attacks(scratch: Path, scale: int) -> dict:
+    """Issue 15's attacks on the host (tests/attacks): forks while the
+    watchdog symbolizes and right after start, execs during captures, pools,
+    address-space and descriptor limits. Every child and exec'd program must
+    exit 0, every limited run with its own status (17)."""
+    def ok(tally: dict, good: str) -> bool:
+        return set(tally) <= {good}
+    f = {
+        "fork_symbolizing": attack.forks_while_symbolizing(max(1, 3 // scale), 12, 16, scratch),
+        "fork_after_start": attack.forks_right_after_start(max(4, 40 // scale), scratch),
+        "exec_loop": attack.execs_during_captures(max(4, 40 // scale), "loop", scratch),
+        "exec_worker": attack.execs_during_captures(max(4, 40 // scale), "worker", scratch),
+        "pools": [attack.pools_during_captures(m, max(1, 5 // scale), scratch)
+                  for m in ("fork", "forkserver", "spawn")],
+        "rlimit_as": attack.address_space_limits([1, 2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 96],
+                                                 scratch),
+        "rlimit_nofile": attack.descriptor_limits([0, 1, 2, 3, 5, 8], scratch),
+    }
+    problems = []
+    fs = f["fork_symbolizing"]
+    if not (ok(fs["child_statuses"], "0") and ok(fs["pools"], "ok") and ok(fs["parent_statuses"], "0")):
+        problems.append(f"forks while symbolizing: {fs}")
+    if not ok(f["fork_after_start"]["child_statuses"], "0"):
+        problems.append(f"fork right after start: {f['fork_after_start']}")
+    for key in ("exec_loop", "exec_worker"):
+        if not ok(f[key]["outcomes"], "ok"):
+            problems.append(f"exec during captures: {f[key]}")
+    problems += [f"pool: {p}" for p in f["pools"] if (p["pool"], p["status"]) != ("ok", 0)]
+    for key in ("rlimit_as", "rlimit_nofile"):
+        if not ok(f[key]["statuses"], "17"):
+            problems.append(f"{key}: {f[key]}")
+    return {"attacks": f, "attack_problems": problems}
+
+
 def sanitizers() -> dict:
     proc = subprocess.run(["tools/sanitize.sh"], cwd=ROOT, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
@@ -173,6 +208,28 @@ def sanitizers() -> dict:
         findings = 1  # failed without a sanitizer's own words: count it
         print(output[-3000:], file=sys.stderr)
     return {"sanitizer_findings": findings, "sanitizer_runs": output.count("== native tests under")}
+
+
+def attack_rows(a) -> list:
+    if a is None:
+        return []
+    fs, fa = a["fork_symbolizing"], a["fork_after_start"]
+    return [
+        ("forks while the watchdog symbolizes (children's exit statuses)",
+         f"{fs['children']} children: {fs['child_statuses']}; fork pools: {fs['pools']}; "
+         f"parents: {fs['parent_statuses']}"),
+        ("forks right after start (children's exit statuses)",
+         f"{fa['tries']}: {fa['child_statuses']}"),
+        ("execs during captures (exec'd program printed its line, exit 0)",
+         f"loop thread {a['exec_loop']['outcomes']}, worker thread {a['exec_worker']['outcomes']}"),
+        ("multiprocessing pools during captures (results checked)",
+         ", ".join(f"{p['method']} x{p['rounds']}: {p['pool']}" for p in a["pools"])),
+        ("runs under RLIMIT_AS, 1-96 MiB headroom (own exit status 17)",
+         f"{a['rlimit_as']['runs']}: {a['rlimit_as']['statuses']}; "
+         f"{a['rlimit_as']['with_reports']} still reported"),
+        ("runs under RLIMIT_NOFILE, 0-8 spare (own exit status 17)",
+         f"{a['rlimit_nofile']['runs']}: {a['rlimit_nofile']['statuses']}"),
+    ]
 
 
 def table(f: dict) -> str:
@@ -184,6 +241,7 @@ def table(f: dict) -> str:
         ("forks during captures", f"{f['forks']}, problems: {len(f['fork_problems'])}"),
         ("SIGKILLs at random moments", f"{f['kills']} ({f['kills_inside_a_write']} inside a write); "
                                        f"partial reports: {len(f['kill_problems'])}"),
+        *attack_rows(f.get("attacks")),
         ("bad inputs tried (options, report bytes)",
          f"{f['bad_inputs']:,}; got through: {len(f['bad_input_escapes'])}"),
         ("leaks found (threads, descriptors, memory)",
@@ -223,6 +281,7 @@ def main() -> int:
         for step, run in [("stress", lambda: stress(scratch, sizes)),
                           ("forks", lambda: forks(scratch, sizes["forks"])),
                           ("kills", lambda: kills(scratch, sizes["kills"])),
+                          ("attacks", lambda: attacks(scratch, scale)),
                           ("bad inputs", lambda: bad_inputs(scratch, sizes["examples"])),
                           ("planted names", lambda: planted(scratch, sizes["planted"])),
                           ("stop/continue", lambda: stops(scratch, sizes["stops"]))]:
@@ -236,7 +295,8 @@ def main() -> int:
     print(table(figures))
     problems = (figures["leaks"] + figures["report_problems"] + figures["fork_problems"]
                 + figures["kill_problems"] + figures["bad_input_escapes"]
-                + figures["planted_problems"] + figures["stop_problems"])
+                + figures["planted_problems"] + figures["stop_problems"]
+                + figures["attack_problems"])
     for problem in problems:
         print(f"PROBLEM: {problem}")
     if args.json:

@@ -12,7 +12,10 @@ namespace {
 
 // gettid() is a system call: asked once per thread. A forked child's only
 // thread is a copy of the forking one with a new id: forget it there.
-thread_local pid_t t_tid = 0;
+// initial-exec: in the static TLS block, so the fork child handler's store
+// never makes glibc allocate this module's block (lazily, with malloc) for a
+// thread that never touched it: a fork handler must not allocate.
+__attribute__((tls_model("initial-exec"))) thread_local pid_t t_tid = 0;
 
 pid_t CurrentTid() {
   if (t_tid == 0) t_tid = static_cast<pid_t>(syscall(SYS_gettid));

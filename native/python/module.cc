@@ -321,6 +321,12 @@ PYBIND11_MODULE(_native, m) {
   m.def("install_capture_handler", [](int signo) {
     ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));
   }, py::arg("signo"));
+  // aiowatchdog/_exec_fence.py: around os.execv/os.execve (capture.h says why).
+  m.def("fence_thread_for_exec", [] {
+    py::gil_scoped_release release;  // may wait for a capture in progress
+    FenceThisThreadForExec();
+  });
+  m.def("unfence_thread", &UnfenceThisThread);
   m.def("installed_capture_signal", &InstalledCaptureSignal);
   m.def("capture_handler_reinstalls", &CaptureHandlerReinstalls,
         "Times our handler was found replaced by another and put back on top.");

@@ -1,5 +1,5 @@
-"""Attacks on the process aiowatchdog watches, one small module per attack,
-each a function that runs a real victim program (victim.py) in a subprocess
-and returns what it counted. tests/integration/test_attacks_hostile.py
-asserts on them; tools/fault_figures.py runs them at full size for its rows.
+"""Attacks on the host process, as a hostile environment makes them: one small
+module per attack, each running a real victim program in a subprocess and
+returning what it counted. The tests in tests/integration/test_attacks_*.py
+assert on them; tools/fault_figures.py runs them at full size for its rows.
 """

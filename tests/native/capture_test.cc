@@ -145,6 +145,94 @@ TEST(Capture, ABlockingThreadNeverCollectsQueuedSignals) {
   EXPECT_LE(QueuedSignals() - before, 1);
 }
 
+// Whether `tid` has the test signal pending for itself (SigPnd of its
+// /proc status): unlike SigQ, which counts every queued signal of the user,
+// other processes do not disturb it.
+bool PendingForThread(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+  FILE* f = std::fopen(path, "r");
+  char line[256];
+  unsigned long long mask = 0;
+  while (f != nullptr && std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "SigPnd: %llx", &mask) == 1) break;
+  }
+  if (f != nullptr) std::fclose(f);
+  return (mask >> (TestSignal() - 1)) & 1;
+}
+
+// Issue 15 item 3: a capture signal still queued for a thread that calls
+// execve survives the exec and kills the new program. The fence before an
+// exec takes it off the queue and keeps later captures away from the thread.
+TEST(Capture, TheExecFenceTakesOurQueuedSignalOffAndKeepsCapturesAway) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  std::atomic<int> step{0};
+  std::atomic<int> pending_after_fence{-1};
+  pid_t tid = 0;
+  std::thread execing([&] {
+    tid = Tid();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, TestSignal());
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // as a thread deep in C code might
+    step = 1;
+    while (step != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    FenceThisThreadForExec();  // what os.execv's wrapper calls first
+    pending_after_fence = PendingForThread(tid);
+    step = 3;
+    while (step != 4) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    UnfenceThisThread();
+  });
+  while (step != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Blocked: the capture's signal stays queued for the thread.
+  const RawThreadCapture* blocked = nullptr;
+  const auto first = CaptureAll();
+  blocked = Find(first, tid);
+  ASSERT_NE(blocked, nullptr);
+  EXPECT_EQ(blocked->outcome, RawThreadCapture::Outcome::kSignalsBlocked);
+  EXPECT_TRUE(PendingForThread(tid));
+  // Unblocking delivers it to our handler (dropped as stale); the fence then
+  // leaves nothing queued, and no capture signals the thread any more.
+  step = 2;
+  while (step != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(pending_after_fence.load(), 0);
+  EXPECT_EQ(Find(CaptureAll(), tid), nullptr) << "fenced: not sampled";
+  EXPECT_FALSE(PendingForThread(tid));
+  step = 4;
+  execing.join();
+}
+
+// The fence run while the signal is still blocked: what is queued is taken
+// off by the fence itself (sigtimedwait), not delivered.
+TEST(Capture, TheExecFenceDrainsASignalQueuedForABlockingThread) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  std::atomic<int> step{0};
+  std::atomic<int> pending_after_fence{-1};
+  pid_t tid = 0;
+  std::thread execing([&] {
+    tid = Tid();
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, TestSignal());
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    step = 1;
+    while (step != 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    FenceThisThreadForExec();
+    pending_after_fence = PendingForThread(tid);
+    UnfenceThisThread();
+    step = 3;
+  });
+  while (step != 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto first = CaptureAll();
+  ASSERT_NE(Find(first, tid), nullptr);
+  EXPECT_TRUE(PendingForThread(tid));
+  step = 2;
+  while (step != 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(pending_after_fence.load(), 0) << "an exec now would start clean";
+  execing.join();
+}
+
 TEST(Capture, SkippedThreadsAreNeverSignalled) {
   ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
   ParkedThreads parked(2, false);

@@ -1,0 +1,53 @@
+"""Helpers shared by the attack programs and their drivers."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def wait_child(pid: int, timeout: float) -> Union[int, str]:
+    """The child's exit code (negative: killed by that signal), or "hung"
+    (then killed) if it has not exited within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            return "hung"
+        time.sleep(0.005)
+
+
+def run_attack(module: str, args: Sequence[str], timeout: float = 120,
+               python: Optional[str] = None) -> subprocess.CompletedProcess:
+    """Runs tests/attacks/<module>.py as a program with the repository's
+    package importable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    try:
+        return subprocess.run([python or sys.executable, str(HERE / f"{module}.py"), *args],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(e.cmd, "hung", e.stdout or "", e.stderr or "")
+
+
+def last_json(stdout: str) -> Dict:
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def tally(values: List) -> Dict[str, int]:
+    out: Dict[str, int] = {}
+    for v in values:
+        out[str(v)] = out.get(str(v), 0) + 1
+    return out
