@@ -25,6 +25,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from ._block_watcher import BlockWatcher, OnBlock
+from ._support import check_supported
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -110,6 +111,7 @@ class LoopWatchers:
         self._closed = False
 
     def open(self) -> "LoopWatchers":
+        check_supported("aiowatchdog")  # before any loop is watched
         subscribe(self)
         return self
 

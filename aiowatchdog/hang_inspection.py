@@ -29,6 +29,7 @@ from ._chores import log_episodes, publish_thread_names
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 from ._options import Options
+from ._support import check_supported
 
 __all__ = ["Dumper", "start", "stop", "stop_wait"]
 
@@ -189,8 +190,10 @@ def start(
 
     Raises ValueError/TypeError for a bad option, NotADirectoryError when the
     path (or a parent) is a file, PermissionError when the directory cannot be
-    written, RuntimeError when there is no loop to watch.
+    written, RuntimeError when there is no loop to watch or the interpreter
+    is a free-threaded build (not supported).
     """
+    check_supported("hang_inspection.start()")
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
                       signal=signal, native_stacks=native_stacks, max_threads=max_threads,
                       max_reports=max_reports, max_bytes=max_bytes,
