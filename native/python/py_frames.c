@@ -746,6 +746,7 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
   r->is_coroutine =
       (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
   r->coroutine = r->is_coroutine ? (uint64_t)(uintptr_t)v->gen : 0;
+  r->entry_frame = 0; /* set by awd_run / awd_walk_frames for entry frames */
   /* Which eval-loop invocation (native frame) ran this frame, for merging
    * with the native stack: 3.9/3.10 run each frame in one of its own; 3.11
    * marks the frame that entered it; 3.12+ mark it with a C-stack entry frame
@@ -807,6 +808,7 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
      * frame was just recorded. */
     if (step == AWD_STEP_SKIP && v.is_entry && recorded >= 0) {
       out->frames[recorded].is_entry = 1;
+      out->frames[recorded].entry_frame = (uint64_t)(uintptr_t)f;
       recorded = -1;
     }
 #endif
@@ -858,6 +860,12 @@ static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
     }
     if (how == AWD_RUN_ENTRY && next == expect) {
       more |= run_more;
+#if PY_VERSION_HEX < 0x030C0000
+      /* 3.11: the invocation's _PyCFrame is a local of its eval loop. */
+      if (depth > run_depth && out->frames[depth - 1].is_entry) {
+        out->frames[depth - 1].entry_frame = (uint64_t)(uintptr_t)cf;
+      }
+#endif
     } else {
       depth = run_depth; /* take the run back */
       awd_forget_code(w);
