@@ -142,6 +142,11 @@ const char *awd_py_frames_unsupported(void) { return NULL; }
 
 /* Called once at import with the GIL held (not in a signal handler). */
 void awd_py_frames_init(void) {
+  /* Binds what the handler's PyGILState_GetThisThreadState calls now: on
+   * 3.14 that is pthread_getspecific through the interpreter's PLT, and
+   * Debian's python3.14 is linked without BIND_NOW, so the first call would
+   * run the dynamic linker's lazy resolver (locks) -- not in a handler. */
+  (void)PyGILState_GetThisThreadState();
   long page = sysconf(_SC_PAGESIZE);
   awd_page_size = page > 0 && (page & (page - 1)) == 0 ? (size_t)page : 0;
 }
