@@ -47,9 +47,10 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
 
 
 @pytest.mark.xfail(sys.version_info >= (3, 14), strict=True,
-                   reason="3.14's C tasks live in a per-thread list that lists pending tasks "
-                          "only: a task done before its block is told cannot be found by its "
-                          "coroutine any more, and is told by its coroutine alone")
+                   reason="3.14's C tasks are listed (all_tasks) only while pending: a watch "
+                          "tells a block once its watchdog thread has built it, after the loop "
+                          "ran on, so a task that ended with the block is no longer found by its "
+                          "coroutine and the block is told with its coroutine alone")
 def test_a_task_finished_by_the_time_its_block_is_told_is_named(tmp_path):
     blocks, _ = blocks_of(tmp_path, "watch_in_coroutine", "--loop", "asyncio")
     assert blocks[0]["function"] == "sleep_in_task"
