@@ -21,11 +21,21 @@ OLDEST = (3, 9)
 NEWEST = (3, 15)
 
 
+def _free_threaded() -> bool:
+    """sysconfig's Py_GIL_DISABLED; else the "t" of a free-threaded build's
+    ABI flags, when sysconfig cannot load its data (a process that dropped
+    its privileges after startup may not read the standard library any more)."""
+    try:
+        return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    except Exception:
+        return "t" in getattr(sys, "abiflags", "")
+
+
 def unsupported_reason() -> Optional[str]:
     """None when a watchdog can run on this interpreter, else why not."""
     if sys.implementation.name != "cpython":
         return f"aiowatchdog needs CPython, not {sys.implementation.name}"
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    if _free_threaded():
         return (f"aiowatchdog does not support free-threaded CPython builds "
                 f"({sys.version.split()[0]} with Py_GIL_DISABLED): its frame walker "
                 f"reads the frame layout of the GIL builds; use the standard "
