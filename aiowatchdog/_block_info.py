@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 from ._culprit import culprit_frame
 
@@ -144,9 +144,13 @@ def find_task_name(loop: asyncio.AbstractEventLoop, coroutine_address: int) -> O
 
 
 def _tasks_of(loop: asyncio.AbstractEventLoop) -> Iterable["asyncio.Task[Any]"]:
-    """The loop's tasks, done ones too while still alive: asyncio keeps every
-    task in a WeakSet (the name differs across versions); all_tasks() only
-    lists the pending ones."""
+    """The loop's tasks, done ones too while still alive: asyncio up to 3.13
+    keeps every task in a WeakSet (the name differs across versions);
+    all_tasks() only lists the pending ones. 3.14's C tasks are in a
+    per-thread list that only all_tasks() reads, so a task that finished
+    since its block is looked for where the loop still holds it: the
+    callbacks it has ready (a task's wakeup is bound to the task that waits,
+    and is given the task it waited for)."""
     seen = []
     for name in ("_scheduled_tasks", "_all_tasks"):
         tasks = getattr(asyncio.tasks, name, None)
@@ -159,7 +163,27 @@ def _tasks_of(loop: asyncio.AbstractEventLoop) -> Iterable["asyncio.Task[Any]"]:
         seen.extend(asyncio.all_tasks(loop))
     except RuntimeError:
         pass
+    seen.extend(_tasks_in_ready_callbacks(loop))
     return [t for t in seen if _loop_of(t) is loop]
+
+
+def _tasks_in_ready_callbacks(loop: asyncio.AbstractEventLoop) -> List[Any]:
+    """Tasks the handles in a BaseEventLoop's ready queue are bound to or
+    called with (none for loops without one, such as uvloop's)."""
+    ready = getattr(loop, "_ready", None)
+    if ready is None:
+        return []
+    found = []
+    try:
+        handles = list(ready)
+    except RuntimeError:  # changed size during iteration
+        return []
+    for handle in handles:
+        candidates = (getattr(getattr(handle, "_callback", None), "__self__", None),
+                      *(getattr(handle, "_args", None) or ()))
+        found.extend(c for c in candidates
+                     if isinstance(c, asyncio.Future) and hasattr(c, "get_coro"))
+    return found
 
 
 def _loop_of(task: Any) -> Any:

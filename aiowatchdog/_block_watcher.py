@@ -25,6 +25,7 @@ from ._block_info import BlockInfo, block_info_from_episode
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 from ._options import default_signal
+from ._support import check_supported
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -63,6 +64,7 @@ class BlockWatcher:
         self._loop_thread: Optional[int] = None
 
     def start(self) -> "BlockWatcher":
+        check_supported("aiowatchdog")
         _native.install_capture_handler(_default_signal())
         _exec_fence.install()
         _gc_phase.retain()

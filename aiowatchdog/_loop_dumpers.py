@@ -25,6 +25,7 @@ import weakref
 from typing import Any, Dict, Mapping, Set
 
 from . import _loop_watchers, hang_inspection
+from ._support import check_supported
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -46,6 +47,7 @@ class LoopDumpers:
         os.register_at_fork(after_in_child=functools.partial(_forget_in_child, weakref.ref(self)))
 
     def open(self) -> "LoopDumpers":
+        check_supported("aiowatchdog run")
         _loop_watchers.subscribe(self)
         return self
 

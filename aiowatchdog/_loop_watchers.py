@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import asyncio.events
 import logging
+import os
 import threading
 from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from ._block_watcher import BlockWatcher, OnBlock
+from ._support import check_supported
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -48,9 +50,28 @@ _original_set_running_loop: Callable[[Optional[asyncio.AbstractEventLoop]], None
 )
 
 
+# The process the subscribers' watchers run in. asyncio's own fork hook
+# (3.12.x/3.13.x point releases and 3.14+) calls _set_running_loop(None) in a
+# forked child before our hooks have forgotten the inherited watchers (fork
+# hooks run in the order registered, asyncio's first): telling the
+# subscribers then would stop a watcher by waiting for a watchdog thread that
+# does not exist in the child. Our own hook below moves this to the child.
+_pid = os.getpid()
+
+
+def _forget_parent_after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forget_parent_after_fork)
+
+
 def _set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
     previous = asyncio.events._get_running_loop()
     _original_set_running_loop(loop)
+    if os.getpid() != _pid:
+        return  # a forked child, inside asyncio's fork hook: see _pid
     with _lock:
         subscribers = list(_subscribers)
     for subscriber in subscribers:
@@ -110,6 +131,7 @@ class LoopWatchers:
         self._closed = False
 
     def open(self) -> "LoopWatchers":
+        check_supported("aiowatchdog")  # before any loop is watched
         subscribe(self)
         return self
 

@@ -31,6 +31,7 @@ from ._chores import log_episodes, publish_thread_names
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 from ._options import Options, check_directory
+from ._support import check_supported
 
 __all__ = ["Dumper", "start", "stop", "stop_wait"]
 
@@ -216,9 +217,10 @@ def start(
     Raises ValueError/TypeError for a bad option (an empty path included),
     NotADirectoryError when the path (or a parent) is a file, PermissionError
     when the directory cannot be written or is another user's (or writable by
-    one), RuntimeError when there is no loop to watch or it already has a
-    dumper. On any error nothing is created and nothing runs.
+    one), RuntimeError when there is no loop to watch, it already has a dumper,
+    or the interpreter is a free-threaded build (not supported). On any error nothing is created and nothing runs.
     """
+    check_supported("hang_inspection.start()")
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
                       signal=signal, native_stacks=native_stacks, max_threads=max_threads,
                       max_reports=max_reports, max_bytes=max_bytes,

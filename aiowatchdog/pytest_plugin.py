@@ -27,6 +27,7 @@ import pytest
 from ._block_info import BlockInfo
 from ._block_watcher import MIN_THRESHOLD_S
 from ._loop_watchers import LoopWatchers
+from ._support import unsupported_reason
 
 _MARKER = "aiowatchdog"
 _FRAMES_SHOWN = 15
@@ -53,6 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         threshold = _parse_threshold(config.getini("aiowatchdog_threshold"),
                                      "the aiowatchdog_threshold ini option")
+    if threshold is not None:
+        reason = unsupported_reason()
+        if reason is not None:
+            raise pytest.UsageError(f"--aiowatchdog-threshold: {reason}")
     config.stash[_threshold_key] = threshold
 
 

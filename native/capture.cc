@@ -493,10 +493,11 @@ RawThreadCapture CopySlotOut(pid_t tid) {
     out.frames.push_back(RawPyFrame{
         std::string(f.file, strnlen(f.file, AWD_FILE_MAX)),
         std::string(f.func, strnlen(f.func, AWD_FUNC_MAX)), f.line, f.is_coroutine != 0,
-        f.is_entry != 0, f.coroutine});
+        f.is_entry != 0, f.coroutine, f.entry_frame});
   }
   const int native_depth = std::clamp<int>(g_slot.native.depth, 0, kMaxNativeFrames);
   out.native_pcs.assign(g_slot.native.pcs, g_slot.native.pcs + native_depth);
+  out.native_cfas.assign(g_slot.native.cfas, g_slot.native.cfas + native_depth);
   out.native_truncated = g_slot.native.truncated != 0;
   out.pause_ns = g_slot.pause_ns;
   return out;

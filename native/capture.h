@@ -36,6 +36,7 @@ struct RawPyFrame {
   bool is_coroutine = false;
   bool is_entry = false;  // see awd_py_frame.is_entry
   uint64_t coroutine = 0; // see awd_py_frame.coroutine
+  uint64_t entry_frame = 0;  // see awd_py_frame.entry_frame
 };
 
 struct RawThreadCapture {
@@ -52,6 +53,7 @@ struct RawThreadCapture {
   bool truncated = false;   // frames hold only the innermost AWD_MAX_PY_FRAMES
   std::vector<RawPyFrame> frames;  // innermost first
   std::vector<uintptr_t> native_pcs;  // innermost first; empty if not asked for
+  std::vector<uintptr_t> native_cfas; // NativeStack::cfas, one per native_pcs
   bool native_truncated = false;      // deeper than kMaxNativeFrames
   int64_t pause_ns = 0;               // time the thread spent in our handler
   char kernel_state = '?';  // from /proc, for threads that did not answer

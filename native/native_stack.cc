@@ -39,6 +39,7 @@ _Unwind_Reason_Code OnFrame(struct _Unwind_Context* context, void* arg) {
   }
   // A return address points after the call; report the call instruction.
   out->pcs[out->depth] = ip_before_insn ? pc : pc - 1;
+  out->cfas[out->depth] = _Unwind_GetCFA(context);
   ++out->depth;
   return _URC_NO_REASON;
 }

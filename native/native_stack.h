@@ -18,6 +18,9 @@ inline constexpr int kMaxNativeFrames = 256;
 
 struct NativeStack {
   uintptr_t pcs[kMaxNativeFrames];  // innermost first, the handler's own frames skipped
+  // Each frame's canonical frame address (its caller's stack pointer before
+  // the call): frame i's locals lie in [cfas[i - 1], cfas[i]).
+  uintptr_t cfas[kMaxNativeFrames];
   int32_t depth = 0;
   int32_t truncated = 0;  // more frames existed than kMaxNativeFrames
 };

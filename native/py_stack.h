@@ -27,6 +27,15 @@ typedef struct {
   uint64_t coroutine;      /* address (id()) of the coroutine object the frame
                               belongs to; 0 for other frames or when unknown.
                               Only an address: never dereferenced later */
+  uint64_t entry_frame;    /* on an is_entry frame of 3.11+: the address of
+                              the object its eval-loop invocation keeps on
+                              the C stack (3.12+: the entry frame linked
+                              just outside it; 3.11: its _PyCFrame). It lies
+                              inside that invocation's native stack frame,
+                              which the merge then finds by stack address
+                              where the interpreter has no symbols (Debian's
+                              stripped builds). 0 otherwise. Never
+                              dereferenced later */
   int32_t line;            /* current line, -1 when unknown */
   uint8_t is_coroutine;    /* the frame runs a coroutine (CO_COROUTINE) */
   uint8_t is_entry;        /* outermost frame of one eval-loop invocation (C

@@ -20,11 +20,29 @@ const char* StatusText(RawThreadCapture::Outcome outcome) {
   return "unknown";
 }
 
+// Whether native frame i (of stack addresses [cfas[i - 1], cfas[i])) holds
+// the C-stack object of an eval-loop invocation that the walker saw
+// (RawPyFrame::entry_frame): then it is that invocation's eval loop, whatever
+// its symbol (stripped interpreters name none; Debian's split the eval loop
+// into hot and cold parts without symbols).
+bool HoldsEntryFrame(const std::vector<uintptr_t>& cfas, size_t i,
+                     const std::vector<RawPyFrame>& python) {
+  if (i >= cfas.size() || cfas[i] == 0) return false;
+  const uintptr_t low = i == 0 ? 0 : cfas[i - 1], high = cfas[i];
+  for (const RawPyFrame& f : python) {
+    if (f.entry_frame != 0 && f.entry_frame >= low && f.entry_frame < high) return true;
+  }
+  return false;
+}
+
 std::vector<ClassifiedNativeFrame> Classify(const std::vector<uintptr_t>& pcs,
+                                            const std::vector<uintptr_t>& cfas,
+                                            const std::vector<RawPyFrame>& python,
                                             Symbolizer& symbolizer) {
   std::vector<ClassifiedNativeFrame> frames;
   frames.reserve(pcs.size());
-  for (uintptr_t pc : pcs) {
+  for (size_t i = 0; i < pcs.size(); ++i) {
+    const uintptr_t pc = pcs[i];
     const NativeSymbol& symbol = symbolizer.Resolve(pc);
     ClassifiedNativeFrame frame;
     frame.name = symbol.Describe(pc);
@@ -32,8 +50,9 @@ std::vector<ClassifiedNativeFrame> Classify(const std::vector<uintptr_t>& pcs,
     frame.library = symbol.function.empty() && !symbol.library.empty()
                         ? absl::StrFormat("%s + 0x%x", symbol.library, symbol.library_offset)
                         : symbol.library;
-    frame.is_eval = IsEvalFunction(symbol.function);
     frame.is_interpreter = IsInterpreterObject(symbol.library);
+    frame.is_eval = IsEvalFunction(symbol.function) ||
+                    (frame.is_interpreter && HoldsEntryFrame(cfas, i, python));
     frames.push_back(std::move(frame));
   }
   return frames;
@@ -85,7 +104,8 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
     if (raw.kernel_state != '?') thread.kernel_state = std::string(1, raw.kernel_state);
     thread.truncated = raw.truncated || (native && raw.native_truncated);
     thread.frames = native && !raw.native_pcs.empty()
-                        ? MergeStacks(Classify(raw.native_pcs, symbolizer), raw.frames)
+                        ? MergeStacks(Classify(raw.native_pcs, raw.native_cfas, raw.frames, symbolizer),
+                                      raw.frames)
                         : PythonOnly(raw.frames);
     for (Frame& frame : thread.frames) {
       if (frame.kind == "python") frame.source = sources.Get(frame.file, frame.line);

@@ -19,6 +19,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from .._support import unsupported_reason
+    from ._errors import CliError
     from .demo_program import run_demo
+
+    reason = unsupported_reason()
+    if reason is not None:
+        raise CliError(reason)
 
     return 0 if run_demo(args.dir) else 1

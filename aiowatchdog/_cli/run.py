@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from .._options import DEFAULT_SIGNAL_OFFSET
+from .._support import unsupported_reason
 from ._errors import CliError
 
 NAME = "run"
@@ -348,6 +349,9 @@ def _print_program_traceback_when_uncaught(exception: BaseException,
 
 
 def execute(args: argparse.Namespace) -> int:
+    reason = unsupported_reason()
+    if reason is not None:
+        raise CliError(reason)  # before the program runs, not at its first loop
     options = _start_options(args, os.environ)
     program = _program(args)
     directory = _report_directory(args, os.environ)

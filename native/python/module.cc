@@ -319,6 +319,8 @@ PYBIND11_MODULE(_native, m) {
   }, py::arg("path"));
 
   m.def("install_capture_handler", [](int signo) {
+    // A free-threaded build has no frame walker: refuse rather than sample.
+    if (const char* why = awd_py_frames_unsupported()) throw std::runtime_error(why);
     ThrowIfError(InstallCaptureHandler(signo, &awd_walk_current_thread));
   }, py::arg("signo"));
   // aiowatchdog/_exec_fence.py: around os.execv/os.execve (capture.h says why).

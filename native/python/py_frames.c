@@ -8,20 +8,21 @@
  * chain holds still except for the few instructions of a push or pop that the
  * signal may have interrupted. The frame layout is private to each CPython minor
  * version, so this file is compiled against the internal headers of the one
- * version it runs on, with a #if block per version (3.9 to 3.13).
+ * version it runs on, with a #if block per version (3.9 to 3.15).
  *
  * What everything below assumes (it all runs inside the signal handler):
  *  - It runs on the thread being sampled. It takes no lock and allocates
  *    nothing. Besides memcpy/memset, the only functions it calls are
- *    PyGILState_GetThisThreadState(), whose whole body on 3.9-3.13 is a flag
+ *    PyGILState_GetThisThreadState(), whose whole body on 3.9-3.14 is a flag
  *    check and pthread_getspecific() (checked in each version's libpython
- *    disassembly; glibc's pthread_getspecific is lock-free plain reads), and
- *    mincore(2).
+ *    disassembly; glibc's pthread_getspecific is lock-free plain reads) and on
+ *    3.15 one read of a thread-local variable (`mov %fs:-0x28, %rax` in
+ *    Debian's 3.15.2), and mincore(2).
  *  - The thread state, and what only its own thread changes (the _PyCFrame chain
  *    on its C stack, the list of frame data-stack chunks), is read as it is:
  *    CPython clears the TSS slot before freeing a thread state, and unlinks a
  *    data-stack chunk before unmapping it (_PyThreadState_PopFrame, checked in
- *    the 3.11-3.13 disassembly).
+ *    the 3.11-3.13 disassembly; the same code in the 3.14/3.15 source).
  *  - Anything else -- a frame outside a chunk, a code object, a string, a line
  *    table -- may be stale or half-written if the signal landed inside a push
  *    or pop (or a greenlet switch), so each object's memory is checked to be
@@ -46,21 +47,62 @@
  * (which raises on a bad object) and 3.11's indexes an optional side array
  * without a bound; here every read is bounded by the table's length. */
 
+/* Which build this is comes first: pyconfig.h says whether it is free-threaded
+ * (Py_GIL_DISABLED), and such a build gets a walker that refuses (below)
+ * without the internal headers, whose free-threaded layouts are not read. */
+#include <patchlevel.h>
+#include <pyconfig.h>
+
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x03100000
+#error "py_frames.c knows the frame layouts of CPython 3.9 to 3.15 only"
+#endif
+
+#ifdef Py_GIL_DISABLED
+/* Free-threaded CPython (3.13t+): other threads run truly concurrently, object
+ * headers and frames differ (ob_tid, thread-local bytecode) and code objects
+ * are freed without a GIL: the walker here was never checked against that.
+ * The module still builds, so that importing it works, but it has no walker:
+ * awd_py_frames_unsupported() says why, the module refuses to install the
+ * capture handler, and the Python side refuses to start a watchdog before
+ * that. Nothing here reads CPython's structures. */
+#include <errno.h>
+#include <string.h>
+
+#include "py_frames.h"
+
+const char *awd_py_frames_unsupported(void) {
+  return "aiowatchdog does not support free-threaded CPython builds "
+         "(Py_GIL_DISABLED): its Python frame walker reads the GIL build's "
+         "frame layout";
+}
+
+/* Called once at import with the GIL held. Nothing to cache. */
+void awd_py_frames_init(void) {}
+
+/* Async-signal-safe (writes *out only). Never installed as a walker on this
+ * build; if it were called, it reports the thread as having no Python. */
+void awd_walk_current_thread(awd_py_stack *out) {
+  int saved_errno = errno;
+  out->thread_ident = 0;
+  out->has_python = 0;
+  out->depth = 0;
+  out->truncated = 0;
+  errno = saved_errno;
+}
+
+#else /* GIL builds: the rest of the file */
+
 #define Py_BUILD_CORE 1 /* the frame structs are in the internal headers */
 #include <Python.h>
-
-#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
-#error "py_frames.c knows the frame layouts of CPython 3.9 to 3.13 only"
-#endif
-#ifdef Py_GIL_DISABLED
-/* Untested: object headers differ and other threads run truly concurrently. */
-#error "py_frames.c does not support free-threaded CPython builds"
-#endif
 
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h> /* 3.9/3.10: PyFrameObject is public */
 #else
 #include <internal/pycore_frame.h> /* 3.11+: _PyInterpreterFrame */
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14+: _PyInterpreterFrame and the generator structs moved here. */
+#include <internal/pycore_interpframe_structs.h>
 #endif
 
 #include <errno.h>
@@ -95,8 +137,16 @@ static size_t awd_page_size;
  * seccomp filter, say); from then on objects are trusted as when it is missing. */
 static volatile sig_atomic_t awd_mincore_unusable;
 
+/* The walker works on every GIL build this file compiles for. */
+const char *awd_py_frames_unsupported(void) { return NULL; }
+
 /* Called once at import with the GIL held (not in a signal handler). */
 void awd_py_frames_init(void) {
+  /* Binds what the handler's PyGILState_GetThisThreadState calls now: on
+   * 3.14 that is pthread_getspecific through the interpreter's PLT, and
+   * Debian's python3.14 is linked without BIND_NOW, so the first call would
+   * run the dynamic linker's lazy resolver (locks) -- not in a handler. */
+  (void)PyGILState_GetThisThreadState();
   long page = sysconf(_SC_PAGESIZE);
   awd_page_size = page > 0 && (page & (page - 1)) == 0 ? (size_t)page : 0;
 }
@@ -553,9 +603,17 @@ static int awd_frame_in(awd_walk *w, const void *f, size_t offset,
  * on the C stack. A frame above the used part is being popped -- CPython pops
  * some frames (RETURN_GENERATOR) before it unlinks them -- and is skipped, its
  * `previous` still being its caller. Also skips what CPython's traceback code
- * skips: entry frames, frames whose executable is not code (3.13 shims), and
+ * skips: entry frames, frames whose executable is not code (3.13+ shims), and
  * incomplete frames (_PyFrame_IsIncomplete: pushed, not yet at their first
- * traceable instruction; generator frames are always complete). */
+ * traceable instruction; generator frames are always complete).
+ *
+ * The entry frame each eval-loop invocation links in on the C stack (owner
+ * FRAME_OWNED_BY_CSTACK on 3.12/3.13, FRAME_OWNED_BY_INTERPRETER on 3.14+,
+ * where CSTACK is still defined on 3.14 but set nowhere and is gone on 3.15)
+ * closes that invocation's run of frames. 3.15 also ends every chain with a
+ * sentinel frame owned by the interpreter embedded in the thread state
+ * (_PyThreadStateImpl.base_frame, previous NULL): it is skipped the same way,
+ * and since no frame was recorded after the last entry frame it marks nothing. */
 static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   const _PyInterpreterFrame *f = (const _PyInterpreterFrame *)fp;
   int at = awd_frame_at(w, f);
@@ -594,8 +652,15 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
         return AWD_STEP_STOP;
       }
       break;
+#if PY_VERSION_HEX >= 0x030E0000
+    case FRAME_OWNED_BY_INTERPRETER: /* 3.14+: entry frame, 3.15 base frame */
+#endif
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030F0000
+    case FRAME_OWNED_BY_CSTACK: /* 3.12/3.13: entry frame; 3.14: unused */
+#endif
 #if PY_VERSION_HEX >= 0x030C0000
-    case FRAME_OWNED_BY_CSTACK:
+      /* On the C stack (or, for 3.15's base frame, in the thread state):
+       * never in a data-stack chunk. */
       if (at != AWD_AT_ELSEWHERE) {
         return AWD_STEP_STOP;
       }
@@ -606,7 +671,16 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
       return AWD_STEP_STOP;
   }
 #if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030E0000
+  /* 3.14+: a tagged _PyStackRef. On GIL builds its two low bits say what kind
+   * of reference it is (Py_TAG_REFCNT for a deferred/immortal one, 3 for a
+   * tagged int, which an executable never is); the object is the rest, as in
+   * PyStackRef_AsPyObjectBorrow (pycore_stackref.h), untagged here by hand so
+   * that no debug-build assertion or helper can run in the handler. */
+  PyObject *exe = (PyObject *)(f->f_executable.bits & ~(uintptr_t)3);
+#else
   PyObject *exe = f->f_executable;
+#endif
   if (!awd_object_mapped(w, exe, sizeof(PyObject))) {
     return AWD_STEP_STOP;
   }
@@ -624,7 +698,10 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
   }
   /* _PyInterpreterFrame_LASTI, without trusting ip: it must fall inside the
    * code (or one unit before it, for a frame not started yet). */
-  intptr_t bytes = (intptr_t)((uintptr_t)ip - (uintptr_t)_PyCode_CODE(v->code));
+  /* (_PyCode_CODE, which 3.14 moved to pycore_code.h: the code units start
+   * at co_code_adaptive on 3.11-3.15 GIL builds.) */
+  intptr_t bytes =
+      (intptr_t)((uintptr_t)ip - (uintptr_t)v->code->co_code_adaptive);
   if (bytes % (intptr_t)sizeof(_Py_CODEUNIT) != 0) {
     return AWD_STEP_STOP;
   }
@@ -674,9 +751,10 @@ static void awd_record(awd_walk *w, awd_py_stack *out, int index,
   r->is_coroutine =
       (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
   r->coroutine = r->is_coroutine ? (uint64_t)(uintptr_t)v->gen : 0;
+  r->entry_frame = 0; /* set by awd_run / awd_walk_frames for entry frames */
   /* Which eval-loop invocation (native frame) ran this frame, for merging
    * with the native stack: 3.9/3.10 run each frame in one of its own; 3.11
-   * marks the frame that entered it; 3.12+ mark it with a C-stack shim frame
+   * marks the frame that entered it; 3.12+ mark it with a C-stack entry frame
    * just outside it, which awd_run() turns into this flag. */
 #if PY_VERSION_HEX < 0x030B0000
   r->is_entry = 1;
@@ -735,6 +813,7 @@ static int awd_run(awd_walk *w, awd_py_stack *out, const void *f,
      * frame was just recorded. */
     if (step == AWD_STEP_SKIP && v.is_entry && recorded >= 0) {
       out->frames[recorded].is_entry = 1;
+      out->frames[recorded].entry_frame = (uint64_t)(uintptr_t)f;
       recorded = -1;
     }
 #endif
@@ -786,6 +865,12 @@ static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
     }
     if (how == AWD_RUN_ENTRY && next == expect) {
       more |= run_more;
+#if PY_VERSION_HEX < 0x030C0000
+      /* 3.11: the invocation's _PyCFrame is a local of its eval loop. */
+      if (depth > run_depth && out->frames[depth - 1].is_entry) {
+        out->frames[depth - 1].entry_frame = (uint64_t)(uintptr_t)cf;
+      }
+#endif
     } else {
       depth = run_depth; /* take the run back */
       awd_forget_code(w);
@@ -800,8 +885,8 @@ static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
 }
 
 #else
-/* Signal handler context. 3.9/3.10 and 3.13: one chain from the innermost
- * frame (3.13 links a new invocation's entry frame before the frame itself,
+/* Signal handler context. 3.9/3.10 and 3.13+: one chain from the innermost
+ * frame (3.13+ link a new invocation's entry frame before the frame itself,
  * so there is no window with a stale innermost pointer). */
 static void awd_walk_frames(PyThreadState *ts, awd_walk *w, awd_py_stack *out) {
 #if PY_VERSION_HEX < 0x030B0000
@@ -842,3 +927,5 @@ void awd_walk_current_thread(awd_py_stack *out) {
   }
   errno = saved_errno;
 }
+
+#endif /* !Py_GIL_DISABLED */

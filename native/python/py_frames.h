@@ -3,8 +3,9 @@
  * A thread that receives the capture signal calls awd_walk_current_thread() from
  * the handler to copy its *own* Python frames, innermost first, into a
  * preallocated awd_py_stack. py_frames.c is compiled as C11 against the internal
- * headers of the CPython it is built for (3.9 to 3.13, GIL builds); the C++ core
- * sees only this plain C interface.
+ * headers of the CPython it is built for (3.9 to 3.15, GIL builds); the C++ core
+ * sees only this plain C interface. On a free-threaded build (Py_GIL_DISABLED)
+ * it compiles to a walker that refuses: awd_py_frames_unsupported() says why.
  *
  * Usage:
  *   awd_py_frames_init();                      // once, at import, GIL held
@@ -28,6 +29,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* NULL when the walker works on this build; else a sentence saying why it
+ * does not (a free-threaded CPython), for the error that refuses to start. */
+const char *awd_py_frames_unsupported(void);
 
 /* Caches what the walker needs (the page size). Call once with the GIL held,
  * before the capture signal handler is installed. */

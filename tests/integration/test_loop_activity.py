@@ -10,6 +10,7 @@ from typing import Dict, Tuple
 
 import pytest
 
+from interpreter_symbols import interpreter_has_local_symbols
 from runner import Run, loop_thread, run_program
 
 pytestmark = pytest.mark.slow
@@ -86,6 +87,9 @@ def test_time_sleep_waits_in_its_system_call(run):
     assert f"loop thread: waiting in a system call ({activity['syscall']})" in run.stderr
 
 
+@pytest.mark.skipif(not interpreter_has_local_symbols(),
+                    reason="waiting for the GIL is told by take_gil's name, which a stripped "
+                           "interpreter (Debian's packages) does not have")
 def test_a_thread_holding_the_gil_in_c_makes_the_loop_wait_for_it(run):
     report, activity = block_report(run, "gil")
     assert activity["state"] == "gil", activity

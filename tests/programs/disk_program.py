@@ -60,7 +60,8 @@ def begin_trouble(kind, directory, mount):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
         resource.setrlimit(resource.RLIMIT_FSIZE, (64, resource.RLIM_INFINITY))
     elif kind == "enospc":
-        with open(os.path.join(mount, "filler"), "wb") as f:
+        # Unbuffered: nothing is left to flush (and fail again) at close.
+        with open(os.path.join(mount, "filler"), "wb", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)

@@ -159,14 +159,16 @@ def fork_and_exit():
             time.sleep(0.05)
             await asyncio.sleep(0.01)
             pid = os.fork()
-            if pid == 0:
-                return None
-            _, status = os.waitpid(pid, 0)
+            if pid != 0:
+                _, status = os.waitpid(pid, 0)
+        if pid == 0:
+            # The child left its watch: a distinctive code for the parent. It
+            # exits here, not through the parent's loop, which asyncio resets
+            # in a forked child (3.14+ then refuses to run its tasks there).
+            os._exit(7)
         return len(blocks), os.WEXITSTATUS(status)
 
     result = asyncio.run(fork_inside_a_watch())
-    if result is None:
-        os._exit(7)  # the child left its watch: a distinctive code for the parent
     emit("forked", told=result[0], child_exit=result[1])
 
     def daemon_loop():
