@@ -218,7 +218,8 @@ def start(
     NotADirectoryError when the path (or a parent) is a file, PermissionError
     when the directory cannot be written or is another user's (or writable by
     one), RuntimeError when there is no loop to watch, it already has a dumper,
-    or the interpreter is a free-threaded build (not supported). On any error nothing is created and nothing runs.
+    or the interpreter is a free-threaded build (not supported). On any
+    error nothing is created and nothing runs.
     """
     check_supported("hang_inspection.start()")
     options = Options(interval=interval, samples=samples, sample_interval=sample_interval,
