@@ -7,6 +7,10 @@
 #
 #   tools/sid_root.sh            # make or reuse ${AIOWATCHDOG_CACHE:-/var/cache/aiowatchdog}/sid
 #   tools/sid_root.sh --enter CMD...  # run CMD inside it (mounts /proc, /dev first)
+#   tools/sid_root.sh --bind DIR --enter CMD...
+#                                # DIR (e.g. the source tree) visible at the same
+#                                # path inside, in a mount namespace of CMD's own
+#                                # (the bind mount goes away with CMD)
 #
 # The mirror is the one this machine's apt sources name. Its Release file may
 # be past Valid-Until, hence Acquire::Check-Valid-Until=false.
@@ -93,8 +97,18 @@ mount_api
 install_missing
 copy_pip_config
 
+BIND=""
+if [ "${1:-}" = "--bind" ]; then
+  BIND=$(cd "$2" && pwd); shift 2
+  [ "${1:-}" = "--enter" ] || { log "--bind DIR goes with --enter CMD"; exit 2; }
+fi
 if [ "${1:-}" = "--enter" ]; then
   shift
+  if [ -n "$BIND" ]; then
+    mkdir -p "$ROOT$BIND"
+    exec unshare --mount --propagation private sh -c \
+      'mount --bind "$1" "$2$1" && shift 2 && exec "$@"' sh "$BIND" "$ROOT" "$0" --enter "$@"
+  fi
   exec chroot "$ROOT" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 ${PIP_CERT:+PIP_CERT=$PIP_CERT} ${PIP_DEFAULT_TIMEOUT:+PIP_DEFAULT_TIMEOUT=$PIP_DEFAULT_TIMEOUT} \
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
