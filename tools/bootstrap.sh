@@ -8,18 +8,24 @@
 #   tools/bootstrap.sh --benchmarks  # also what benchmarks/run.py compares and
 #                                    # drives: wrk (apt) and the peers, aiohttp
 #                                    # and matplotlib (pip, for python3 only)
+#   tools/bootstrap.sh --system      # the apt packages only: tools/test.sh
+#                                    # tests installed wheels in venvs of their own
 set -euo pipefail
 
-BENCHMARKS=0
+BENCHMARKS=0 SYSTEM_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --benchmarks) BENCHMARKS=1 ;;
-    *) echo "bootstrap.sh: unknown argument '$arg' (allowed: --benchmarks)" >&2; exit 2 ;;
+    --system) SYSTEM_ONLY=1 ;;
+    *) echo "bootstrap.sh: unknown argument '$arg' (allowed: --benchmarks, --system)" >&2; exit 2 ;;
   esac
 done
 
+# dpkg-dev: tools/abseil.sh's `apt-get source`; debootstrap: the sid and
+# bookworm roots; python3-venv: venvs of Debian's own python3.11, on which
+# tools/test.sh tests the cp311 wheel too.
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config dpkg-dev debootstrap python3-venv
   libabsl-dev libdw-dev libfmt-dev libgtest-dev libgmock-dev python3.11-dbg libc6-dbg
 )
 [ "$BENCHMARKS" = 1 ] && APT_PACKAGES+=(wrk)
@@ -37,6 +43,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "$SYSTEM_ONLY" = 1 ] && exit 0
 
 for py in ${AIOWATCHDOG_PYTHONS:-python3}; do
   if ! "$py" -c 'import pybind11, pytest, hypothesis, uvloop, setuptools, wheel, pytest_asyncio, statsd, prometheus_client' 2>/dev/null; then

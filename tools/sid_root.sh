@@ -7,6 +7,10 @@
 #
 #   tools/sid_root.sh            # make or reuse ${AIOWATCHDOG_CACHE:-/var/cache/aiowatchdog}/sid
 #   tools/sid_root.sh --enter CMD...  # run CMD inside it (mounts /proc, /dev first)
+#   tools/sid_root.sh --bind DIR --enter CMD...
+#                                # DIR (e.g. the source tree) visible at the same
+#                                # path inside, in a mount namespace of CMD's own
+#                                # (the bind mount goes away with CMD)
 #
 # The mirror is the one this machine's apt sources name. Its Release file may
 # be past Valid-Until, hence Acquire::Check-Valid-Until=false.
@@ -15,8 +19,12 @@ set -euo pipefail
 CACHE=${AIOWATCHDOG_CACHE:-/var/cache/aiowatchdog}
 ROOT=$CACHE/sid
 STAMP=$ROOT/.aiowatchdog-complete
+# dpkg-dev: tools/abseil.sh's `apt-get source`; the -dev packages: development
+# builds in the root (release wheels link tools/abseil.sh's static Abseil and
+# fmt header-only); patchelf: auditwheel.
 PACKAGES=(python3.13 python3.13-dev python3.13-venv python3.14 python3.14-dev python3.14-venv
-          python3.15 python3.15-dev python3.15-venv g++ cmake ninja-build ca-certificates)
+          python3.15 python3.15-dev python3.15-venv g++ cmake ninja-build ca-certificates
+          dpkg-dev libabsl-dev libfmt-dev libboost-stacktrace-dev libgtest-dev patchelf)
 
 log() { echo "sid_root: $*" >&2; }
 
@@ -69,13 +77,38 @@ make_root() {
   touch "$STAMP"
 }
 
+install_missing() {
+  # A root made before a package joined PACKAGES gets it now (idempotent).
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    chroot "$ROOT" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} in $ROOT"
+  chroot "$ROOT" apt-get -qq -o Acquire::Check-Valid-Until=false update >&2
+  chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+}
+
 if [ "$(id -u)" -ne 0 ]; then log "needs root (debootstrap, chroot, mount)"; exit 2; fi
 [ -f "$STAMP" ] || make_root
 mount_api
+install_missing
 copy_pip_config
 
+BIND=""
+if [ "${1:-}" = "--bind" ]; then
+  BIND=$(cd "$2" && pwd); shift 2
+  [ "${1:-}" = "--enter" ] || { log "--bind DIR goes with --enter CMD"; exit 2; }
+fi
 if [ "${1:-}" = "--enter" ]; then
   shift
+  if [ -n "$BIND" ]; then
+    mkdir -p "$ROOT$BIND"
+    exec unshare --mount --propagation private sh -c \
+      'mount --bind "$1" "$2$1" && shift 2 && exec "$@"' sh "$BIND" "$ROOT" "$0" --enter "$@"
+  fi
   exec chroot "$ROOT" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root LANG=C.UTF-8 ${PIP_CERT:+PIP_CERT=$PIP_CERT} ${PIP_DEFAULT_TIMEOUT:+PIP_DEFAULT_TIMEOUT=$PIP_DEFAULT_TIMEOUT} \
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"

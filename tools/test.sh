@@ -1,59 +1,116 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): sets everything up on a fresh
-# machine, then runs every test: the native GoogleTest suite through CTest
-# first; then, for every CPython 3.9-3.13 on the machine (tools/pythons.sh),
-# the extension built for it (pip install -e ., all of them at once, each
-# linking the core compiled for the native tests) and the whole pytest suite;
-# last, the production-safety figures at full size on the default python3
-# (tools/fault_figures.py: 10,000 hangs, 1,000 start/stop, 20 forks, 100
-# kills, 10,000 bad inputs, and the native suite under ASan+UBSan and TSan
-# through tools/sanitize.sh), which fail the run if anything leaked or broke.
+# machine, then tests what users install:
+# 1. the native GoogleTest suite through CTest (Debian's shared -dev packages);
+# 2. tools/build_wheels.sh: the sdist, and from it a self-contained manylinux
+#    wheel per interpreter (pyenv 3.9-3.13 here; 3.14 and 3.15 in the Debian
+#    sid root, tools/sid_root.sh), Abseil built once per machine;
+# 3. for each interpreter — pyenv's 3.9-3.13, Debian's own /usr/bin/python3.11
+#    (the cp311 wheel, as on pyenv's 3.11), sid's 3.14 and 3.15 — a fresh venv
+#    with its wheel installed and the whole pytest suite run against it
+#    (tools/test_installed.sh), the cp311 run also installing that wheel on a
+#    bare bookworm root (tests/packaging/test_fresh_machine.py);
+# 4. the production-safety figures at full size on the default interpreter's
+#    install (tools/fault_figures.py: 10,000 hangs, 1,000 start/stop, 20
+#    forks, 100 kills, 10,000 bad inputs, and the native suite under
+#    ASan+UBSan and TSan through tools/sanitize.sh).
+# Each step's time is printed at the end.
 #
 #   tools/test.sh            # everything
 #   tools/test.sh -k report  # extra arguments go to pytest
-#   AIOWATCHDOG_SKIP_SANITIZERS=1 AIOWATCHDOG_SKIP_FAULT_FIGURES=1 tools/test.sh
-#                            # quicker local runs
+#   AIOWATCHDOG_SID_PYTHONS= AIOWATCHDOG_DEBIAN_PYTHON= AIOWATCHDOG_SKIP_SANITIZERS=1 \
+#     AIOWATCHDOG_SKIP_FAULT_FIGURES=1 tools/test.sh   # quicker local runs
+#
+# Development (editable installs, one interpreter): README, Development.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHONS=$(tools/pythons.sh | tr '\n' ' ')
-# --benchmarks: wrk and the peers, for tests/integration/test_benchmarks.py.
-AIOWATCHDOG_PYTHONS="$PYTHONS" tools/bootstrap.sh --benchmarks
+START=$(date +%s)
+STEP_NAME="" STEP_START=$START
+TIMES=()
+step() {
+  local now; now=$(date +%s)
+  [ -n "$STEP_NAME" ] && TIMES+=("$(printf '%5ds  %s' $((now - STEP_START)) "$STEP_NAME")")
+  STEP_NAME=$1 STEP_START=$now
+  [ -n "$1" ] && echo "== $1 =="
+  return 0
+}
+FAILED=()
+summary() {
+  step ""
+  echo "== step times (tools/test.sh) =="
+  printf '%s\n' "${TIMES[@]}"
+  printf '%5ds  total\n' $(($(date +%s) - START))
+  [ ${#FAILED[@]} -eq 0 ] || echo "tools/test.sh: FAILED: ${FAILED[*]}"
+}
+trap summary EXIT
+# An interpreter whose tests fail does not stop the others: every failure is
+# seen in one run, and the run fails at the end.
+attempt() { "$@" || FAILED+=("$STEP_NAME"); }
+
+read -r -a PYTHONS <<< "$(tools/pythons.sh | tr '\n' ' ')"
+DEBIAN_PYTHON=${AIOWATCHDOG_DEBIAN_PYTHON-/usr/bin/python3.11}
+SID_PYTHONS=${AIOWATCHDOG_SID_PYTHONS-3.14 3.15}
+DEFAULT_VERSION=${AIOWATCHDOG_DEFAULT_VERSION:-3.11}
+export AIOWATCHDOG_DIST=$PWD/dist
+
+step "bootstrap (apt packages, Debian's python3.11 venv)"
+tools/bootstrap.sh --benchmarks --system
 
 BUILD_DIR=${AIOWATCHDOG_BUILD_DIR:-build/native}
-echo "== native tests (GoogleTest via CTest) =="
-# The build type setup.py gives the extension: every interpreter's extension
-# links the core built here (AIOWATCHDOG_PREBUILT_CORE) instead of compiling
-# it again, and CMake refuses a core built another way.
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${AIOWATCHDOG_BUILD_TYPE:-RelWithDebInfo}" \
+step "native tests (GoogleTest via CTest)"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${AIOWATCHDOG_NATIVE_BUILD_TYPE:-RelWithDebInfo}" \
   -DAIOWATCHDOG_BUILD_PYTHON=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
-core="$(cd "$BUILD_DIR" && pwd)/libaiowatchdog_core.a"
 
-echo "== extensions (pip install -e .), one per interpreter =="
-# All of them before any pytest, as many at once as there are CPUs: with the
-# core library prebuilt, a build is one long compile (module.cc) on one CPU.
-# No build isolation: bootstrap.sh installed the build requirements already.
-printf '%s\n' $PYTHONS |
-  CMAKE_ARGS="${CMAKE_ARGS:+$CMAKE_ARGS }-DAIOWATCHDOG_PREBUILT_CORE=$core" \
-  xargs -P "$(nproc)" -n 1 sh -c '"$1" -m pip install -q --disable-pip-version-check \
-    --no-build-isolation -e . || { echo "tools/test.sh: no extension for $1" >&2; exit 1; }' sh
+if [ -n "$SID_PYTHONS" ]; then
+  step "sid root (tools/sid_root.sh: made once per machine)"
+  tools/sid_root.sh >/dev/null
+fi
 
-default=$(python3 -c 'import platform; print(platform.python_version())')
-for py in $PYTHONS; do
-  version=$("$py" -c 'import platform; print(platform.python_version())')
-  echo "== CPython $version: pytest =="
-  # Property tests at full size on the default interpreter, a fifth elsewhere
-  # (tests/fuzz_scale.py).
-  scale=1
-  [ "$version" = "$default" ] || scale=${AIOWATCHDOG_FUZZ_SCALE:-0.2}
-  AIOWATCHDOG_FUZZ_SCALE=$scale "$py" -m pytest "$@"
+step "wheels and sdist (tools/build_wheels.sh)"
+AIOWATCHDOG_SID_PYTHONS=$SID_PYTHONS tools/build_wheels.sh
+
+# Property tests at full size on the default interpreter, a fifth elsewhere
+# (tests/fuzz_scale.py).
+scale_for() { [ "$1" = "$DEFAULT_VERSION" ] && echo 1 || echo "${AIOWATCHDOG_FUZZ_SCALE:-0.2}"; }
+default_venv=""
+for py in "${PYTHONS[@]}"; do
+  version=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  name=pyenv-$version
+  step "CPython $version (pyenv): pytest on its installed wheel"
+  extra=()
+  if [ "$version" = "$DEFAULT_VERSION" ]; then
+    default_venv=build/testenv/$name
+    extra=(env AIOWATCHDOG_BENCH_PEERS=1 AIOWATCHDOG_FRESH_ROOT=1)
+  fi
+  attempt "${extra[@]}" env AIOWATCHDOG_FUZZ_SCALE="$(scale_for "$version")" \
+    tools/test_installed.sh "$name" "$py" "$@"
 done
 
-if [ -z "${AIOWATCHDOG_SKIP_FAULT_FIGURES:-}" ]; then
-  echo "== production-safety figures (tools/fault_figures.py) =="
-  python3 tools/fault_figures.py ${AIOWATCHDOG_SKIP_SANITIZERS:+--no-sanitizers}
-elif [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
-  tools/sanitize.sh
+if [ -n "$DEBIAN_PYTHON" ]; then
+  version=$("$DEBIAN_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  step "CPython $version (Debian's $DEBIAN_PYTHON): pytest on its installed wheel"
+  # The same cp311 wheel as pyenv's 3.11; full-size property tests ran there.
+  attempt env AIOWATCHDOG_FUZZ_SCALE="${AIOWATCHDOG_FUZZ_SCALE:-0.2}" \
+    tools/test_installed.sh "debian-$version" "$DEBIAN_PYTHON" "$@"
 fi
+
+for version in $SID_PYTHONS; do
+  step "CPython $version (sid root): pytest on its installed wheel"
+  attempt tools/sid_root.sh --bind "$PWD" --enter env AIOWATCHDOG_DIST="$AIOWATCHDOG_DIST" \
+    AIOWATCHDOG_FUZZ_SCALE="${AIOWATCHDOG_FUZZ_SCALE:-0.2}" \
+    "$PWD/tools/test_installed.sh" "sid-$version" "/usr/bin/python$version" "$@"
+done
+
+[ -n "$default_venv" ] || default_venv=build/testenv/pyenv-${PYTHONS[0]##*/versions/}
+if [ -z "${AIOWATCHDOG_SKIP_FAULT_FIGURES:-}" ]; then
+  step "production-safety figures (tools/fault_figures.py on the installed wheel)"
+  attempt "$default_venv/bin/python" tools/fault_figures.py ${AIOWATCHDOG_SKIP_SANITIZERS:+--no-sanitizers}
+elif [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
+  step "sanitizers (tools/sanitize.sh)"
+  attempt tools/sanitize.sh
+fi
+step ""
+[ ${#FAILED[@]} -eq 0 ]

@@ -31,6 +31,19 @@ def emit(event, **extra):
     print(json.dumps({"event": event, **extra}), flush=True)
 
 
+def settled_thread_count():
+    """The process's threads once those already joined have left: a joined
+    Python thread's OS thread can still be listed in /proc/self/task for a
+    moment on a loaded machine. A thread that does not leave within 2 s is
+    counted (a leak)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        count = len(os.listdir("/proc/self/task"))
+        if count <= threading.active_count() or time.monotonic() >= deadline:
+            return count
+        time.sleep(0.01)
+
+
 def usage(phase):
     """Threads, descriptors and RSS. Descriptors on files mapped into the
     process are counted apart: the symbolizer keeps one open per shared
@@ -50,7 +63,7 @@ def usage(phase):
             objects += 1
         else:
             fds += 1
-    emit("usage", phase=phase, threads=len(os.listdir("/proc/self/task")), fds=fds,
+    emit("usage", phase=phase, threads=settled_thread_count(), fds=fds,
          object_fds=objects, rss_kib=rss_pages * os.sysconf("SC_PAGE_SIZE") // 1024)
 
 
