@@ -16,6 +16,10 @@
 // exports _Unwind_Backtrace & co., which would compete with libgcc's in the
 // process (our signal handler and every C++ exception use libgcc's); libdw
 // exports no such names. The symbolizer may share the library.
+// As built here (stack copy, scanning), on CPython 3.9.18-3.13.0: every
+// thread in time.sleep, lock.acquire, epoll.poll, sock.recv and ctypes
+// usleep/nanosleep reached _PyEval_EvalFrameDefault and the thread's
+// outermost frame (__clone3); 18-78 us per unwind on this shared 2-core VM.
 //
 // What only SP and PC allow: each frame's CFA must follow from registers the
 // unwinder knows. Callee-saved registers (rbp, rbx, ...) become known when a
