@@ -34,13 +34,20 @@
 #include "py_frames_remote.h"
 
 /* Thread states followed in the interpreter's list, frames per walk. */
-#define AWD_R_MAX_THREADS 100000
+#define AWD_R_MAX_THREADS 65536
 #define AWD_R_MAX_HOPS (4 * AWD_MAX_PY_FRAMES + 64)
 #define AWD_R_MAX_SKIPS 16
 /* Line tables longer than this give line -1 (real ones are a few KiB). */
 #define AWD_R_TABLE_MAX (256 * 1024)
 
 static unsigned char *awd_r_table;      /* AWD_R_TABLE_MAX bytes, from init */
+/* awd_remote_note_threads' table, sorted by tid. */
+typedef struct {
+  pid_t tid;
+  const PyThreadState *ts;
+} awd_r_thread;
+static awd_r_thread *awd_r_threads;     /* AWD_R_MAX_THREADS entries, from init */
+static int awd_r_nthreads;
 static ptrdiff_t awd_r_pthread_tid_off = -1; /* 3.9/3.10: tid inside a pthread_t */
 static int awd_r_ready;
 
@@ -98,7 +105,8 @@ int awd_remote_frames_init(void) {
   }
   if (awd_r_table == NULL) {
     awd_r_table = malloc(AWD_R_TABLE_MAX);
-    if (awd_r_table == NULL) {
+    awd_r_threads = malloc(sizeof(awd_r_thread) * AWD_R_MAX_THREADS);
+    if (awd_r_table == NULL || awd_r_threads == NULL) {
       return -1;
     }
   }
@@ -473,38 +481,63 @@ static pid_t awd_r_tid(const PyThreadState *ts) {
 #endif
 }
 
+static int awd_r_by_tid(const void *a, const void *b) {
+  pid_t x = ((const awd_r_thread *)a)->tid, y = ((const awd_r_thread *)b)->tid;
+  return (x > y) - (x < y);
+}
+
+int awd_remote_note_threads(void) {
+  awd_r_nthreads = 0;
+  if (!awd_r_ready) return AWD_REMOTE_UNREADABLE;
+  PyInterpreterState *interp_addr = PyInterpreterState_Main();
+  const PyThreadState *at = NULL;
+#if PY_VERSION_HEX < 0x030B0000
+  const size_t head_offset = offsetof(PyInterpreterState, tstate_head);
+#else
+  const size_t head_offset = offsetof(PyInterpreterState, threads.head);
+#endif
+  if (!awd_r_read((const char *)interp_addr + head_offset, &at, sizeof at)) {
+    return AWD_REMOTE_UNREADABLE;
+  }
+  int n = 0;
+  while (at != NULL) {
+    PyThreadState ts;
+    /* A thread state freed under us (the list changes while we read it) no
+     * longer points at this interpreter, or is unreadable: start over would
+     * be unbounded, so the walk gives up and the capture signals instead. */
+    if (n == AWD_R_MAX_THREADS || !awd_r_read(at, &ts, sizeof ts) || ts.interp != interp_addr) {
+      return AWD_REMOTE_UNREADABLE;
+    }
+    pid_t tid = awd_r_tid(&ts);
+    if (tid > 0) {
+      awd_r_threads[n].tid = tid;
+      awd_r_threads[n].ts = at;
+      n++;
+    }
+    at = ts.next;
+  }
+  qsort(awd_r_threads, (size_t)n, sizeof *awd_r_threads, awd_r_by_tid);
+  awd_r_nthreads = n;
+  return n;
+}
+
 int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
   out->thread_ident = 0;
   out->has_python = 0;
   out->depth = 0;
   out->truncated = 0;
   if (!awd_r_ready) return AWD_REMOTE_UNREADABLE;
-  PyInterpreterState *interp_addr = PyInterpreterState_Main();
-  PyThreadState *head = NULL;
-#if PY_VERSION_HEX < 0x030B0000
-  if (!awd_r_read((const char *)interp_addr + offsetof(PyInterpreterState, tstate_head), &head,
-                  sizeof head)) {
-    return AWD_REMOTE_UNREADABLE;
+  awd_r_thread key = {tid, NULL};
+  const awd_r_thread *found =
+      bsearch(&key, awd_r_threads, (size_t)awd_r_nthreads, sizeof key, awd_r_by_tid);
+  if (found == NULL) return AWD_REMOTE_NO_PYTHON;
+  PyThreadState ts;
+  if (!awd_r_read(found->ts, &ts, sizeof ts) || ts.interp != PyInterpreterState_Main() ||
+      awd_r_tid(&ts) != tid) {
+    return AWD_REMOTE_UNREADABLE; /* gone or reused since it was noted */
   }
-#else
-  if (!awd_r_read((const char *)interp_addr + offsetof(PyInterpreterState, threads.head), &head,
-                  sizeof head)) {
-    return AWD_REMOTE_UNREADABLE;
-  }
-#endif
-  const PyThreadState *at = head;
-  for (int n = 0; at != NULL && n < AWD_R_MAX_THREADS; ++n) {
-    PyThreadState ts;
-    if (!awd_r_read(at, &ts, sizeof ts) || ts.interp != interp_addr) {
-      return AWD_REMOTE_UNREADABLE; /* the list changed under us */
-    }
-    if (awd_r_tid(&ts) == tid) {
-      out->has_python = 1;
-      out->thread_ident = (uint64_t)ts.thread_id;
-      awd_r_walk_chain(awd_r_innermost(&ts), out);
-      return AWD_REMOTE_FOUND;
-    }
-    at = ts.next;
-  }
-  return at == NULL ? AWD_REMOTE_NO_PYTHON : AWD_REMOTE_UNREADABLE;
+  out->has_python = 1;
+  out->thread_ident = (uint64_t)ts.thread_id;
+  awd_r_walk_chain(awd_r_innermost(&ts), out);
+  return AWD_REMOTE_FOUND;
 }

@@ -44,12 +44,23 @@ enum {
   AWD_REMOTE_UNREADABLE = -1 /* the thread list could not be read: use the signal */
 };
 
+/* Notes which thread state belongs to which tid, walking the main
+ * interpreter's thread list once (a capture calls this once, then
+ * awd_remote_walk_thread per thread: a lookup, not a list walk, each). The
+ * number of thread states noted, or AWD_REMOTE_UNREADABLE when the list could
+ * not be read consistently. Never faults. */
+int awd_remote_note_threads(void);
+
 /* Walks the Python frames of thread `tid` (another thread of this process)
- * into *out. Never faults. */
+ * into *out, finding its thread state among those awd_remote_note_threads
+ * noted (read again, and its tid checked). Never faults. */
 int awd_remote_walk_thread(pid_t tid, awd_py_stack *out);
 
-/* The type of awd_remote_walk_thread, for the C++ capture. */
-typedef int (*awd_py_remote_walker)(pid_t tid, awd_py_stack *out);
+/* What the C++ capture is given (it does not link Python). */
+typedef struct {
+  int (*note_threads)(void);
+  int (*walk_thread)(pid_t tid, awd_py_stack *out);
+} awd_py_remote_walker;
 
 #ifdef __cplusplus
 }
