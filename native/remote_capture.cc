@@ -1,6 +1,8 @@
 // See remote_capture.h.
 #include "remote_capture.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -22,9 +24,14 @@ std::atomic<bool> g_enabled{true};
 bool g_capture_usable = false;  // BeginRemoteCapture's answer for this capture
 
 // One of each for the process: captures are serialized (capture.cc's lock).
+// Plain pointers, not function-local statics: a forked child drops them
+// (ResetRemoteCaptureAfterFork), since the parent's watchdog may have been
+// inside them at the fork, and makes new ones on first use.
+RemoteUnwinder* g_unwinder = nullptr;
+
 RemoteUnwinder& Unwinder() {
-  static auto* unwinder = new RemoteUnwinder();
-  return *unwinder;
+  if (g_unwinder == nullptr) g_unwinder = new RemoteUnwinder();
+  return *g_unwinder;
 }
 
 // Each thread's last reading blocked in a system call, with its time-slice
@@ -41,9 +48,18 @@ struct LastBlocked {
 };
 constexpr size_t kMaxRemembered = 65536;
 
+absl::flat_hash_map<pid_t, LastBlocked>* g_remembered = nullptr;
+
 absl::flat_hash_map<pid_t, LastBlocked>& Remembered() {
-  static auto* map = new absl::flat_hash_map<pid_t, LastBlocked>();
-  return *map;
+  if (g_remembered == nullptr) g_remembered = new absl::flat_hash_map<pid_t, LastBlocked>();
+  return *g_remembered;
+}
+
+// In a forked child (pthread_atfork): only plain stores. What the parent's
+// threads may have left half-changed is abandoned (leaked), not freed.
+void ResetRemoteCaptureAfterFork() {
+  g_unwinder = nullptr;
+  g_remembered = nullptr;
 }
 
 awd_py_stack& StackBuffer() {
@@ -73,6 +89,8 @@ void CopyPythonFrames(const awd_py_stack& stack, RawThreadCapture* out) {
 }  // namespace
 
 void SetRemotePythonWalker(awd_py_remote_walker walker) {
+  static std::atomic<bool> fork_handler{false};
+  if (!fork_handler.exchange(true)) pthread_atfork(nullptr, nullptr, ResetRemoteCaptureAfterFork);
   g_note_threads.store(walker.note_threads);
   g_walk_thread.store(walker.walk_thread);
 }

@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "capture.h"
 #include "fake_walker.h"
@@ -161,6 +163,44 @@ TEST(RemoteCapture, TurnedOffEveryThreadIsSignalledAsBefore) {
   EXPECT_EQ(blocked.Release(), -1);
   EXPECT_EQ(blocked.error(), EINTR);
   SetRemoteCaptureEnabled(true);
+  SetRemotePythonWalker({nullptr, nullptr});
+}
+
+}  // namespace
+}  // namespace aiowatchdog
+
+namespace aiowatchdog {
+namespace {
+
+// A forked child starts its remote reads afresh (a new unwinder over its own
+// pid) and still reads a thread of its own blocked in the kernel.
+TEST(RemoteCapture, AForkedChildReadsItsOwnThreadsFromOutside) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(true);
+  {
+    PollingThread parent_thread;
+    CaptureAllThreads(CaptureRequest{});  // the parent's unwinder now exists
+    parent_thread.Release();
+  }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    PollingThread blocked;
+    const CaptureResult result = CaptureAllThreads(CaptureRequest{});
+    const RawThreadCapture* t = Find(result, blocked.tid());
+    bool found_caller = false;
+    Symbolizer symbolizer;
+    for (uintptr_t pc : t != nullptr ? t->native_pcs : std::vector<uintptr_t>{}) {
+      found_caller |= symbolizer.Resolve(pc).function == "AwdTestPollsAPipe";
+    }
+    const bool ok = t != nullptr && t->captured_by == "outside: poll" && found_caller &&
+                    blocked.Release() == 1;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   SetRemotePythonWalker({nullptr, nullptr});
 }
 
