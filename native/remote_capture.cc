@@ -164,15 +164,18 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native, std::
     out.native_truncated = pcs.truncated != 0;
   }
 
-  // Still in the same call, at the same place, without having run since:
-  // nothing it owns changed while it was read.
-  // (A woken thread must still read "running" and not have run.)
-  const std::optional<ThreadSyscall> after = ReadThreadSyscall(tid);
+  // Not run since (no new time slice): it executed no instruction, so
+  // nothing it owns changed while it was read, and it is still where it
+  // was. Without scheduler statistics, the same call at the same place.
   const std::optional<SchedStat> sched_after = ReadSchedStat(tid);
-  const bool same_place = after && (woken ? after->state == ThreadSyscall::State::kRunning
-                                          : after->SameAs(*before));
-  if (!same_place || !sched_before || !sched_after ||
-      sched_after->timeslices != sched_before->timeslices) {
+  bool unmoved;
+  if (sched_before && sched_after) {
+    unmoved = sched_after->timeslices == sched_before->timeslices;
+  } else {
+    const std::optional<ThreadSyscall> after = ReadThreadSyscall(tid);
+    unmoved = !woken && after && after->SameAs(*before);
+  }
+  if (!unmoved) {
     *why_not = "signal: torn (woke up while read)";
     return std::nullopt;
   }

@@ -10,10 +10,11 @@
 // from the watchdog thread: its Python frames through its thread state
 // (py_frames_remote.h), its native frames unwound from those two registers
 // (remote_unwind.h), all through process_vm_readv copies (a bad pointer is an
-// error, never a fault). Finally the syscall file and the thread's time-slice
-// count are read again: a thread that left the kernel meanwhile (a different
-// call or place, or one more time slice) may have changed its frames while
-// they were read, and the sample is thrown away (torn) for the signal path.
+// error, never a fault). Finally the thread's time-slice count is read again
+// (schedstat; the syscall file instead where the kernel keeps none): a
+// thread that was given a CPU meanwhile may have changed its frames while
+// they were read, and the sample is thrown away (torn) for the signal path;
+// one that was not executed no instruction, so what was read is consistent.
 //
 // A thread reading "running" that was seen blocked and has had no time
 // slice since was woken in the kernel and waits for a CPU: it has not run an

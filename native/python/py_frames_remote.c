@@ -48,6 +48,23 @@ typedef struct {
 } awd_r_thread;
 static awd_r_thread *awd_r_threads;     /* AWD_R_MAX_THREADS entries, from init */
 static int awd_r_nthreads;
+
+/* What one frame's record took to read (names, line), kept for the rest of
+ * the capture: the threads of a process mostly sit in the same few functions
+ * (2,000 threads in threading.py's wait). A hit must be the same code object
+ * with the same name, file and table objects, and the same position: a live
+ * frame holds its code object, which holds those, so they cannot have been
+ * freed and replaced meanwhile. Direct-mapped; emptied by
+ * awd_remote_note_threads. */
+typedef struct {
+  const void *code;
+  PyObject *filename, *name, *table;
+  int where, lineno, line;
+  char file[AWD_FILE_MAX];
+  char func[AWD_FUNC_MAX];
+} awd_r_memo;
+#define AWD_R_MEMO_SIZE 1024
+static awd_r_memo *awd_r_memos; /* AWD_R_MEMO_SIZE entries, from init */
 static ptrdiff_t awd_r_pthread_tid_off = -1; /* 3.9/3.10: tid inside a pthread_t */
 static int awd_r_ready;
 
@@ -106,7 +123,8 @@ int awd_remote_frames_init(void) {
   if (awd_r_table == NULL) {
     awd_r_table = malloc(AWD_R_TABLE_MAX);
     awd_r_threads = malloc(sizeof(awd_r_thread) * AWD_R_MAX_THREADS);
-    if (awd_r_table == NULL || awd_r_threads == NULL) {
+    awd_r_memos = calloc(AWD_R_MEMO_SIZE, sizeof(awd_r_memo));
+    if (awd_r_table == NULL || awd_r_threads == NULL || awd_r_memos == NULL) {
       return -1;
     }
   }
@@ -396,7 +414,26 @@ static void awd_r_record(awd_py_stack *out, int index, const awd_r_view *v,
                          const void **last_code) {
   awd_py_frame *r = &out->frames[index];
   const PyCodeObject *co = &v->code;
-  if (index > 0 && v->code_addr == *last_code) {
+#if PY_VERSION_HEX >= 0x030B0000
+  PyObject *name = co->co_qualname;
+#else
+  PyObject *name = co->co_name;
+#endif
+#if PY_VERSION_HEX < 0x030A0000
+  PyObject *table = co->co_lnotab;
+#else
+  PyObject *table = co->co_linetable;
+#endif
+  awd_r_memo *memo =
+      &awd_r_memos[(((uintptr_t)v->code_addr >> 4) ^ (uintptr_t)v->where) % AWD_R_MEMO_SIZE];
+  const int hit = memo->code == v->code_addr && memo->filename == co->co_filename &&
+                  memo->name == name && memo->table == table && memo->where == v->where &&
+                  memo->lineno == v->lineno;
+  if (hit) {
+    memcpy(r->file, memo->file, sizeof r->file);
+    memcpy(r->func, memo->func, sizeof r->func);
+    r->line = memo->line;
+  } else if (index > 0 && v->code_addr == *last_code) {
     memcpy(r->file, out->frames[index - 1].file, sizeof r->file);
     memcpy(r->func, out->frames[index - 1].func, sizeof r->func);
   } else {
@@ -407,7 +444,18 @@ static void awd_r_record(awd_py_stack *out, int index, const awd_r_view *v,
     awd_r_copy_str(r->func, sizeof r->func, co->co_name);
 #endif
   }
-  r->line = v->lineno != 0 ? v->lineno : awd_r_line(co, v->where);
+  if (!hit) {
+    r->line = v->lineno != 0 ? v->lineno : awd_r_line(co, v->where);
+    memo->code = v->code_addr;
+    memo->filename = co->co_filename;
+    memo->name = name;
+    memo->table = table;
+    memo->where = v->where;
+    memo->lineno = v->lineno;
+    memo->line = r->line;
+    memcpy(memo->file, r->file, sizeof memo->file);
+    memcpy(memo->func, r->func, sizeof memo->func);
+  }
   r->is_coroutine = (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
   r->coroutine = r->is_coroutine ? (uint64_t)(uintptr_t)v->gen : 0;
 #if PY_VERSION_HEX < 0x030B0000
@@ -489,6 +537,7 @@ static int awd_r_by_tid(const void *a, const void *b) {
 int awd_remote_note_threads(void) {
   awd_r_nthreads = 0;
   if (!awd_r_ready) return AWD_REMOTE_UNREADABLE;
+  memset(awd_r_memos, 0, sizeof(awd_r_memo) * AWD_R_MEMO_SIZE); /* a new capture */
   PyInterpreterState *interp_addr = PyInterpreterState_Main();
   const PyThreadState *at = NULL;
 #if PY_VERSION_HEX < 0x030B0000
