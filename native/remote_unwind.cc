@@ -152,20 +152,25 @@ int OnFrame(Dwfl_Frame* frame, void* arg) {
   return DWARF_CB_OK;
 }
 
-// Whether `target` is a PLT entry (x86-64: jmp *rel(%rip), maybe after
-// endbr64 and a bnd prefix), through which a call reaches another module.
-bool IsPltEntry(uint64_t target) {
+// Where the PLT entry at `target` jumps (x86-64: jmp *rel(%rip), maybe
+// after endbr64 and a bnd prefix): the GOT slot's value, resolved since a
+// call went through it; 0 when `target` is no PLT entry or unreadable.
+uint64_t PltDestination(uint64_t target) {
 #if defined(__x86_64__)
-  unsigned char code[7];
-  if (!ReadOwnMemory(target, code, sizeof(code))) return false;
-  if (code[0] == 0xFF && code[1] == 0x25) return true;
-  if (code[0] == 0xF3 && code[1] == 0x0F && code[2] == 0x1E && code[3] == 0xFA) {
-    return (code[4] == 0xFF && code[5] == 0x25) || (code[4] == 0xF2 && code[5] == 0xFF && code[6] == 0x25);
-  }
-  return false;
+  unsigned char code[11];
+  if (!ReadOwnMemory(target, code, sizeof(code))) return 0;
+  size_t at = 0;
+  if (code[0] == 0xF3 && code[1] == 0x0F && code[2] == 0x1E && code[3] == 0xFA) at = 4;
+  if (code[at] == 0xF2) ++at;  // bnd
+  if (code[at] != 0xFF || code[at + 1] != 0x25) return 0;
+  int32_t disp;
+  std::memcpy(&disp, code + at + 2, 4);
+  const uint64_t slot = target + at + 6 + static_cast<int64_t>(disp);
+  uint64_t destination = 0;
+  return ReadOwnValue(slot, &destination) ? destination : 0;
 #else
   (void)target;
-  return false;
+  return 0;
 #endif
 }
 
@@ -361,7 +366,7 @@ RemoteUnwindResult RemoteUnwinder::Unwind(pid_t tid, uint64_t sp, uint64_t pc, N
     // the frame's uninitialized locals (an earlier, deeper call; a thread
     // that had this stack before) pass that too, so the passes prefer what
     // can only be the caller: 0, a direct call to the stuck function (or to a
-    // PLT entry, as calls into another module are); 1, an indirect call; 2,
+    // PLT entry whose GOT slot leads there); 1, an indirect call; 2,
     // any call (the stuck function was reached by a tail call).
     const uint64_t from = (state->last_sp + 7) & ~uint64_t{7};
     const int walk_first = state->walk_first;
@@ -375,8 +380,11 @@ RemoteUnwindResult RemoteUnwinder::Unwind(pid_t tid, uint64_t sp, uint64_t pc, N
         uint64_t target = 0;
         const CallKind call = CallBefore(candidate, &target);
         if (call == CallKind::kNone) continue;
-        if (pass == 0 && !(call == CallKind::kDirect &&
-                           (IsPltEntry(target) || MayEnter(state->dwfl, target, stuck_pc)))) {
+        // A call through a PLT entry counts by where its GOT slot leads.
+        if (call == CallKind::kDirect) {
+          if (const uint64_t through = PltDestination(target)) target = through;
+        }
+        if (pass == 0 && !(call == CallKind::kDirect && MayEnter(state->dwfl, target, stuck_pc))) {
           continue;
         }
         if (pass == 1 && call != CallKind::kIndirect) continue;
