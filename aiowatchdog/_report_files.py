@@ -77,6 +77,7 @@ _ACTIVITY_STATES = {"on CPU": "on-cpu", "waiting in a syscall": "syscall",
                     "unknown": "unknown"}
 _SHARE = re.compile(r"^(CPU|run queue) (\d+)%$")
 _NOT_ANSWERED = "[not answered: "
+_CAPTURED = "[captured: "
 _TRUNCATED = "# (truncated: outermost frames not shown)"
 
 
@@ -261,6 +262,9 @@ def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
     status = "answered"
     if _NOT_ANSWERED in markers:
         status = markers.split(_NOT_ANSWERED, 1)[1].split("]", 1)[0]
+    captured = {}  # how the stack was read: only when the report says
+    if _CAPTURED in markers:
+        captured["captured_by"] = markers.split(_CAPTURED, 1)[1].split("]", 1)[0]
     return {
         "ident": _int(match.group(1), f"thread ident on line {number}"),
         "native_id": _int(rest.group(1), f"native id on line {number}"),
@@ -269,6 +273,7 @@ def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
         "status": status,
         "kernel_state": "" if rest.group(2) == "?" else rest.group(2),
         "truncated": False,
+        **captured,
         "frames": [],
     }
 

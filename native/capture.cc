@@ -64,6 +64,7 @@
 #include "absl/synchronization/mutex.h"
 #include "clock.h"
 #include "proc_task.h"
+#include "remote_capture.h"
 #include "thread_names.h"
 
 namespace aiowatchdog {
@@ -761,11 +762,33 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
   // report's [captured_at, + capture_ms] must span the stacks it shows.
   result.started_unix_ns = UnixNowNs();
   const int64_t start_ns = MonotonicNs();
+  // Threads blocked in the kernel are read from outside, without a signal
+  // that would cut their system call short (remote_capture.h); the others
+  // are signalled.
+  const bool remote = RemoteCaptureEnabled();
+  if (remote) {
+    BeginRemoteCapture();
+    // Ours is put back on top at every capture, as when every thread was
+    // signalled (each send does it), even when no thread needs a signal this
+    // time: a stray signal must not meet the application's SIG_DFL.
+    EnsureOurHandler(signo);
+  }
+  std::string why_not;
   for (pid_t tid : tids) {
     // Looked at again under the lock: a thread fenced for an exec since the
     // list was made (FenceThisThreadForExec) must not get a signal now.
     if (IsSkipped(tid)) continue;
-    result.threads.push_back(CaptureOne(tid, signo, request.answer_timeout_ns, request.native));
+    if (std::optional<RawThreadCapture> outside = CaptureFromOutside(tid, request.native, &why_not)) {
+      result.threads.push_back(std::move(*outside));
+      continue;
+    }
+    // The first thread read from outside in vain (torn: it woke up meanwhile)
+    // is signalled now: what it shows is from now on, and nothing was kept
+    // from before.
+    if (result.threads.empty() && !why_not.empty()) result.started_unix_ns = UnixNowNs();
+    RawThreadCapture capture = CaptureOne(tid, signo, request.answer_timeout_ns, request.native);
+    capture.captured_by = !why_not.empty() ? why_not : remote ? "signal" : "";
+    result.threads.push_back(std::move(capture));
   }
   result.duration_ns = MonotonicNs() - start_ns;
   for (RawThreadCapture& capture : result.threads) {

@@ -59,6 +59,10 @@ struct RawThreadCapture {
   char kernel_state = '?';  // from /proc, for threads that did not answer
   std::string comm;         // kernel thread name
   std::string wchan;        // kernel wait channel, for threads that did not answer
+  // How the stack was read (remote_capture.h): "outside: <syscall>" (no
+  // signal; blocked in that call), "signal", or "signal: <why not from
+  // outside>"; "" when reads from outside are off.
+  std::string captured_by;
 };
 
 // Installs the process-wide handler for `signo` (SA_SIGINFO | SA_RESTART |

@@ -33,6 +33,10 @@ struct ThreadReport {
   std::string status = "answered";
   std::string kernel_state;    // "R", "S", "D", ... from /proc
   bool truncated = false;      // outermost frames were dropped
+  // "outside: <syscall>" (read without a signal, blocked in that call),
+  // "signal", "signal: <why not from outside>"; "" not said (older reports,
+  // reads from outside off). Written only when not "".
+  std::string captured_by;
   std::vector<Frame> frames;   // outermost first
 };
 

@@ -97,6 +97,7 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
     thread.name = LookUpThreadName(raw.tid).value_or(raw.comm);
     thread.is_loop = raw.tid == loop_tid;
     thread.status = StatusText(raw.outcome);
+    thread.captured_by = raw.captured_by;
     // What can be read safely about a thread that could not answer: where
     // the kernel has it waiting (its stack is not read from outside).
     if (!answered && !raw.wchan.empty()) thread.status += ", waiting in " + raw.wchan;

@@ -89,6 +89,8 @@ std::string RenderTextReport(const SampleReport& r) {
     fmt::format_to(it, "\n# ThreadID: {} name={} native={} state={}", t.ident,
                    JsonQuote(t.name), t.native_id,
                    t.kernel_state.empty() ? "?" : OneLine(t.kernel_state));
+    // Before "[event loop]", which readers of aiodebug's layout find at the end.
+    if (!t.captured_by.empty()) fmt::format_to(it, " [captured: {}]", OneLine(t.captured_by));
     if (t.is_loop) out += " [event loop]";
     if (t.status != "answered") fmt::format_to(it, " [not answered: {}]", OneLine(t.status));
     out += '\n';

@@ -19,12 +19,14 @@
 #include "../native_stack.h"
 #include "../options.h"
 #include "../report_writer.h"
+#include "../remote_capture.h"
 #include "../report_model.h"
 #include "../text_report.h"
 #include "../thread_names.h"
 #include "../watchdog.h"
 #include "gc_callback.h"
 #include "py_frames.h"
+#include "py_frames_remote.h"
 
 namespace py = pybind11;
 using namespace aiowatchdog;
@@ -170,6 +172,7 @@ SampleReport ReportFromDict(const py::dict& d) {
     t.is_loop = td["is_loop"].cast<bool>();
     t.status = Bytes(td["status"], "status");
     t.kernel_state = Bytes(td["kernel_state"], "kernel_state");
+    if (td.contains("captured_by")) t.captured_by = Bytes(td["captured_by"], "captured_by");
     t.truncated = td["truncated"].cast<bool>();
     for (py::handle fh : td["frames"]) {
       py::dict fd = fh.cast<py::dict>();
@@ -240,6 +243,11 @@ void ThrowIfError(const absl::Status& status) {
 PYBIND11_MODULE(_native, m) {
   m.doc() = "aiowatchdog native core (internal; see aiowatchdog.hang_inspection)";
   awd_py_frames_init();
+  // Threads blocked in the kernel are read from outside, without a signal
+  // (remote_capture.h), unless process_vm_readv is forbidden here.
+  if (awd_remote_frames_init() == 0) {
+    SetRemotePythonWalker({&awd_remote_note_threads, &awd_remote_walk_thread});
+  }
 
   py::class_<Watchdog>(m, "Watchdog")
       // Checked once, by aiowatchdog._options.check_native_arguments (the
@@ -330,6 +338,10 @@ PYBIND11_MODULE(_native, m) {
   });
   m.def("unfence_thread", &UnfenceThisThread);
   m.def("installed_capture_signal", &InstalledCaptureSignal);
+  m.def("set_remote_capture", &SetRemoteCaptureEnabled, py::arg("enabled"),
+        "Reads threads blocked in the kernel from outside (True, the default) or signals "
+        "every thread as before (False); for benchmarks.");
+  m.def("remote_capture_enabled", &RemoteCaptureEnabled);
   m.def("capture_handler_reinstalls", &CaptureHandlerReinstalls,
         "Times our handler was found replaced by another and put back on top.");
 

@@ -1,0 +1,208 @@
+// The capture with reads from outside on: a thread blocked in the kernel is
+// read without a signal (its poll(2) is not cut short, its frames are there),
+// a thread running in user space is still signalled, and turning reads from
+// outside off signals everyone as before.
+#include "remote_capture.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "capture.h"
+#include "fake_walker.h"
+#include "symbolizer.h"
+#include "thread_syscall.h"
+
+namespace aiowatchdog {
+namespace {
+
+using testing::FakeWalker;
+using testing::TestSignal;
+
+std::atomic<int> g_notes{0};
+
+int FakeNoteThreads() {
+  ++g_notes;
+  return 0;
+}
+
+// A stand-in for py_frames_remote.c: one frame naming the tid it was asked for.
+int FakeRemoteWalk(pid_t tid, awd_py_stack* out) {
+  out->has_python = 1;
+  out->thread_ident = static_cast<uint64_t>(tid) * 10;
+  out->depth = 1;
+  out->truncated = 0;
+  std::strcpy(out->frames[0].file, "/fake/remote.py");
+  std::strcpy(out->frames[0].func, "read_from_outside");
+  out->frames[0].line = tid;
+  out->frames[0].is_coroutine = 0;
+  out->frames[0].is_entry = 1;
+  out->frames[0].coroutine = 0;
+  return AWD_REMOTE_FOUND;
+}
+
+extern "C" __attribute__((noinline)) int AwdTestPollsAPipe(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  const int rc = poll(&p, 1, timeout_ms);
+  asm volatile("" ::: "memory");
+  return rc;
+}
+
+class PollingThread {
+ public:
+  PollingThread() {
+    EXPECT_EQ(pipe(fds_), 0);
+    thread_ = std::thread([this] {
+      tid_.store(static_cast<pid_t>(syscall(SYS_gettid)));
+      const int rc = AwdTestPollsAPipe(fds_[0], 20000);
+      errno_.store(rc < 0 ? errno : 0);
+      rc_.store(rc);
+    });
+    while (tid_.load() == 0) std::this_thread::yield();
+    for (int i = 0; i < 10000; ++i) {
+      auto s = ReadThreadSyscall(tid_.load());
+      if (s && s->state == ThreadSyscall::State::kBlocked) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  // Releases the thread; its poll's result.
+  int Release() {
+    (void)!write(fds_[1], "x", 1);
+    thread_.join();
+    close(fds_[0]);
+    close(fds_[1]);
+    return rc_.load();
+  }
+  int error() const { return errno_.load(); }
+  pid_t tid() const { return tid_.load(); }
+
+ private:
+  int fds_[2];
+  std::atomic<pid_t> tid_{0};
+  std::atomic<int> rc_{-2};
+  std::atomic<int> errno_{0};
+  std::thread thread_;
+};
+
+const RawThreadCapture* Find(const CaptureResult& result, pid_t tid) {
+  for (const auto& t : result.threads) {
+    if (t.tid == tid) return &t;
+  }
+  return nullptr;
+}
+
+TEST(RemoteCapture, ABlockedThreadIsReadFromOutsideAndItsCallIsNotCutShort) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(true);
+  std::atomic<bool> stop{false};
+  std::atomic<pid_t> spinner_tid{0};
+  std::thread spinner([&] {
+    spinner_tid.store(static_cast<pid_t>(syscall(SYS_gettid)));
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  while (spinner_tid.load() == 0) std::this_thread::yield();
+  PollingThread blocked;
+  const int notes_before = g_notes.load();
+  CaptureResult result;
+  for (int i = 0; i < 20; ++i) result = CaptureAllThreads(CaptureRequest{});
+  EXPECT_EQ(g_notes.load() - notes_before, 20);
+
+  const RawThreadCapture* outside = Find(result, blocked.tid());
+  ASSERT_NE(outside, nullptr);
+  EXPECT_EQ(outside->outcome, RawThreadCapture::Outcome::kAnswered);
+  EXPECT_EQ(outside->captured_by, "outside: poll") << outside->captured_by;
+  ASSERT_EQ(outside->frames.size(), 1u);
+  EXPECT_EQ(outside->frames[0].function, "read_from_outside");
+  EXPECT_EQ(outside->frames[0].line, blocked.tid());
+  EXPECT_EQ(outside->pause_ns, 0);
+  Symbolizer symbolizer;
+  bool found_caller = false;
+  for (uintptr_t pc : outside->native_pcs) {
+    found_caller |= symbolizer.Resolve(pc).function == "AwdTestPollsAPipe";
+  }
+  EXPECT_TRUE(found_caller) << "native frames reach the caller of poll";
+
+  const RawThreadCapture* running = Find(result, spinner_tid.load());
+  ASSERT_NE(running, nullptr);
+  EXPECT_EQ(running->captured_by, "signal");
+  ASSERT_EQ(running->frames.size(), 2u);  // FakeWalker's, from the handler
+  EXPECT_EQ(running->frames[0].function, "blocking_call");
+
+  // Released: poll reports the pipe readable; it was never interrupted.
+  EXPECT_EQ(blocked.Release(), 1) << "errno " << blocked.error();
+  stop.store(true);
+  spinner.join();
+  SetRemotePythonWalker({nullptr, nullptr});  // the other capture tests signal everyone
+}
+
+TEST(RemoteCapture, TurnedOffEveryThreadIsSignalledAsBefore) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(false);
+  PollingThread blocked;
+  const CaptureResult result = CaptureAllThreads(CaptureRequest{});
+  const RawThreadCapture* signalled = Find(result, blocked.tid());
+  ASSERT_NE(signalled, nullptr);
+  EXPECT_EQ(signalled->captured_by, "");
+  ASSERT_EQ(signalled->frames.size(), 2u);
+  EXPECT_EQ(signalled->frames[0].function, "blocking_call");
+  // The signal cut poll short: what issue #16 is about.
+  EXPECT_EQ(blocked.Release(), -1);
+  EXPECT_EQ(blocked.error(), EINTR);
+  SetRemoteCaptureEnabled(true);
+  SetRemotePythonWalker({nullptr, nullptr});
+}
+
+}  // namespace
+}  // namespace aiowatchdog
+
+namespace aiowatchdog {
+namespace {
+
+// A forked child starts its remote reads afresh (a new unwinder over its own
+// pid) and still reads a thread of its own blocked in the kernel.
+TEST(RemoteCapture, AForkedChildReadsItsOwnThreadsFromOutside) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(true);
+  {
+    PollingThread parent_thread;
+    CaptureAllThreads(CaptureRequest{});  // the parent's unwinder now exists
+    parent_thread.Release();
+  }
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    PollingThread blocked;
+    const CaptureResult result = CaptureAllThreads(CaptureRequest{});
+    const RawThreadCapture* t = Find(result, blocked.tid());
+    bool found_caller = false;
+    Symbolizer symbolizer;
+    for (uintptr_t pc : t != nullptr ? t->native_pcs : std::vector<uintptr_t>{}) {
+      found_caller |= symbolizer.Resolve(pc).function == "AwdTestPollsAPipe";
+    }
+    const bool ok = t != nullptr && t->captured_by == "outside: poll" && found_caller &&
+                    blocked.Release() == 1;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  SetRemotePythonWalker({nullptr, nullptr});
+}
+
+}  // namespace
+}  // namespace aiowatchdog
