@@ -116,6 +116,14 @@ int IndexOf(const std::vector<std::string>& names, const std::string& name) {
 #define AWD_SKIP_UNDER_ASAN() (void)0
 #endif
 
+// Under ThreadSanitizer, read() is its interceptor, which saves the frame
+// pointer: the CFI walk passes the frame-pointer frame and no scan is needed.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kInterceptedRead = true;
+#else
+constexpr bool kInterceptedRead = false;
+#endif
+
 std::string Joined(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += n + " < ";
@@ -156,8 +164,10 @@ TEST(RemoteUnwind, ScansPastAFrameWhoseCfaNeedsTheFramePointer) {
   const int above = IndexOf(names, "AwdTestAboveFramePointer");
   ASSERT_GE(fp_frame, 0) << Joined(names);
   EXPECT_EQ(above, fp_frame + 1) << Joined(names) << result.error;
-  EXPECT_GE(result.scans, 1);
-  EXPECT_EQ(result.scanned_from, fp_frame + 1);
+  if (!kInterceptedRead) {
+    EXPECT_GE(result.scans, 1);
+    EXPECT_EQ(result.scanned_from, fp_frame + 1);
+  }
 }
 
 TEST(RemoteUnwind, BogusRegistersAreAnErrorNotACrash) {
