@@ -57,17 +57,26 @@ export AIOWATCHDOG_DIST=$PWD/dist
 step "bootstrap (apt packages, Debian's python3.11 venv)"
 tools/bootstrap.sh --benchmarks --system
 
+# The Debian roots (sid: 3.14 and 3.15; bare bookworm: the fresh-machine
+# test), made once per machine, mostly download and unpack: on a fresh
+# machine they are made while the native tests build (not while they run:
+# some of them time a capture).
+mkdir -p build
+(
+  [ -z "$SID_PYTHONS" ] || tools/sid_root.sh >/dev/null
+  tools/bookworm_root.sh >/dev/null
+) > build/roots.log 2>&1 &
+ROOTS_PID=$!
+
 BUILD_DIR=${AIOWATCHDOG_BUILD_DIR:-build/native}
-step "native tests (GoogleTest via CTest)"
+step "native tests: build (GoogleTest)"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${AIOWATCHDOG_NATIVE_BUILD_TYPE:-RelWithDebInfo}" \
   -DAIOWATCHDOG_BUILD_PYTHON=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+step "Debian roots (tools/sid_root.sh, tools/bookworm_root.sh: made once per machine)"
+wait "$ROOTS_PID" || { cat build/roots.log >&2; echo "tools/test.sh: a Debian root could not be made" >&2; exit 1; }
+step "native tests (CTest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
-
-if [ -n "$SID_PYTHONS" ]; then
-  step "sid root (tools/sid_root.sh: made once per machine)"
-  tools/sid_root.sh >/dev/null
-fi
 
 step "wheels and sdist (tools/build_wheels.sh)"
 AIOWATCHDOG_SID_PYTHONS=$SID_PYTHONS tools/build_wheels.sh
