@@ -113,10 +113,15 @@ for version in $SID_PYTHONS; do
     "$PWD/tools/test_installed.sh" "sid-$version" "/usr/bin/python$version" "$@"
 done
 
-[ -n "$default_venv" ] || default_venv=build/testenv/pyenv-${PYTHONS[0]##*/versions/}
+if [ -z "$default_venv" ]; then
+  default_venv=build/testenv/pyenv-$("${PYTHONS[0]}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
 if [ -z "${AIOWATCHDOG_SKIP_FAULT_FIGURES:-}" ]; then
   step "production-safety figures (tools/fault_figures.py on the installed wheel)"
-  attempt "$default_venv/bin/python" tools/fault_figures.py ${AIOWATCHDOG_SKIP_SANITIZERS:+--no-sanitizers}
+  # From outside the tree: its programs (`python -c ...`) import the package
+  # from their working directory first, and must get the install.
+  attempt env -C "$(dirname "$default_venv")" "$PWD/$default_venv/bin/python" "$PWD/tools/fault_figures.py" \
+    ${AIOWATCHDOG_SKIP_SANITIZERS:+--no-sanitizers}
 elif [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
   step "sanitizers (tools/sanitize.sh)"
   attempt tools/sanitize.sh
