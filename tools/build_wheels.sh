@@ -10,7 +10,8 @@
 # Each wheel links Abseil (tools/abseil.sh: static, -fPIC, cached once per
 # machine) and fmt (header-only) hidden, is repaired by `auditwheel repair`,
 # and is checked: a manylinux tag, under 1.5 MB, and an extension that needs
-# nothing but libc, libm, libstdc++ and libgcc_s.
+# nothing from the system but libc, libm, libstdc++ and libgcc_s (elfutils'
+# libdw, shared in Debian, is grafted into the wheel with what it needs).
 #
 #   tools/build_wheels.sh                            # everything into dist/
 #   AIOWATCHDOG_SID_PYTHONS= tools/build_wheels.sh   # this machine's only
@@ -95,17 +96,20 @@ check_wheel() {
   if [ "$BUILD_TYPE" = Release ] && [ "$size" -gt "$MAX_BYTES" ]; then
     log "$whl: $size bytes, over 1.5 MB"; return 1
   fi
-  # auditwheel show lists what it would have to graft: nothing, for a
-  # self-contained extension.
+  # What the extension, and each library auditwheel grafted beside it
+  # (aiowatchdog.libs/: elfutils' libdw and what it needs), need from the
+  # system: nothing a bare Linux lacks.
   libs=$("$tools/bin/python" - "$whl" <<'EOF'
-import subprocess, sys, tempfile, zipfile
+import glob, os, subprocess, sys, tempfile, zipfile
 with tempfile.TemporaryDirectory() as d:
     zipfile.ZipFile(sys.argv[1]).extractall(d)
-    import glob
-    (so,) = glob.glob(f"{d}/aiowatchdog/_native*.so")
-    out = subprocess.run(["readelf", "-d", so], capture_output=True, text=True, check=True).stdout
-    needed = sorted(l.split("[")[1].rstrip("]") for l in out.splitlines() if "(NEEDED)" in l)
-    print(" ".join(needed))
+    grafted = glob.glob(f"{d}/aiowatchdog.libs/*.so*")
+    names = {os.path.basename(g) for g in grafted}
+    needed = set()
+    for so in glob.glob(f"{d}/aiowatchdog/_native*.so") + grafted:
+        out = subprocess.run(["readelf", "-d", so], capture_output=True, text=True, check=True).stdout
+        needed |= {l.split("[")[1].rstrip("]") for l in out.splitlines() if "(NEEDED)" in l}
+    print(" ".join(sorted(needed - names)))
 EOF
 )
   local lib
@@ -113,7 +117,7 @@ EOF
     case "$lib" in
       # ld-linux: the dynamic loader itself (__tls_get_addr lives there).
       libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|libpthread.so.0|libdl.so.2|ld-linux-x86-64.so.2) ;;
-      *) log "$whl: its extension needs $lib (only libc, libm, libstdc++, libgcc_s allowed)"
+      *) log "$whl: it needs $lib from the system (only libc, libm, libstdc++, libgcc_s allowed)"
          return 1 ;;
     esac
   done

@@ -24,7 +24,7 @@ STAMP=$ROOT/.aiowatchdog-complete
 # fmt header-only); patchelf: auditwheel.
 PACKAGES=(python3.13 python3.13-dev python3.13-venv python3.14 python3.14-dev python3.14-venv
           python3.15 python3.15-dev python3.15-venv g++ cmake ninja-build ca-certificates
-          dpkg-dev libabsl-dev libfmt-dev libboost-stacktrace-dev libgtest-dev patchelf)
+          dpkg-dev libabsl-dev libfmt-dev libdw-dev pkg-config libgtest-dev patchelf)
 
 log() { echo "sid_root: $*" >&2; }
 
