@@ -10,7 +10,7 @@
 # Each wheel links Abseil (tools/abseil.sh: static, -fPIC, cached once per
 # machine) and fmt (header-only) hidden, is repaired by `auditwheel repair`,
 # and is checked: a manylinux tag, under 1.5 MB, and an extension that needs
-# nothing from the system but libc, libm, libstdc++ and libgcc_s (elfutils'
+# nothing from the system but libc, libm, libstdc++, libgcc_s and zlib (elfutils'
 # libdw, shared in Debian, is grafted into the wheel with what it needs).
 #
 #   tools/build_wheels.sh                            # everything into dist/
@@ -115,9 +115,10 @@ EOF
   local lib
   for lib in $libs; do
     case "$lib" in
-      # ld-linux: the dynamic loader itself (__tls_get_addr lives there).
-      libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|libpthread.so.0|libdl.so.2|ld-linux-x86-64.so.2) ;;
-      *) log "$whl: it needs $lib from the system (only libc, libm, libstdc++, libgcc_s allowed)"
+      # ld-linux: the dynamic loader itself (__tls_get_addr lives there);
+      # libz: manylinux's policy counts it as the system's (libelf needs it).
+      libz.so.1|libc.so.6|libm.so.6|libstdc++.so.6|libgcc_s.so.1|libpthread.so.0|libdl.so.2|ld-linux-x86-64.so.2) ;;
+      *) log "$whl: it needs $lib from the system (only libc, libm, libstdc++, libgcc_s, libz allowed)"
          return 1 ;;
     esac
   done

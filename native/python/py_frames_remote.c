@@ -8,12 +8,23 @@
 #define Py_BUILD_CORE 1 /* the frame and interpreter structs are internal */
 #include <Python.h>
 
-#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
+#if PY_VERSION_HEX < 0x03090000
 #error "py_frames_remote.c knows the layouts of CPython 3.9 to 3.13 only"
 #endif
-#ifdef Py_GIL_DISABLED
-#error "py_frames_remote.c does not support free-threaded CPython builds"
-#endif
+
+#if PY_VERSION_HEX >= 0x030E0000 || defined(Py_GIL_DISABLED)
+/* CPython 3.14 and later, and free-threaded builds: no remote walker yet.
+ * awd_remote_frames_init fails, so every thread is captured by the signal,
+ * as before (remote_capture.h). */
+#include "py_frames_remote.h"
+int awd_remote_frames_init(void) { return -1; }
+int awd_remote_note_threads(void) { return AWD_REMOTE_UNREADABLE; }
+int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
+  (void)tid;
+  (void)out;
+  return AWD_REMOTE_UNREADABLE;
+}
+#else
 
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h>
@@ -590,3 +601,5 @@ int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
   awd_r_walk_chain(awd_r_innermost(&ts), out);
   return AWD_REMOTE_FOUND;
 }
+
+#endif /* CPython 3.9-3.13, GIL build */

@@ -16,7 +16,15 @@ import pytest
 
 from runner import run_program
 
-pytestmark = pytest.mark.slow
+from aiowatchdog import _native
+
+pytestmark = [
+    pytest.mark.slow,
+    # CPython 3.14+ has no walker of another thread's frames yet (issue 16):
+    # every thread is signalled there, as before.
+    pytest.mark.skipif(not _native.remote_capture_enabled(),
+                       reason="threads are not read from outside on this interpreter"),
+]
 
 SECONDS = 0.6
 CALLS = ["usleep", "nanosleep", "poll", "select", "epoll_wait", "recv_SO_RCVTIMEO"]
