@@ -29,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_TYPE=${AIOWATCHDOG_BUILD_TYPE:-Release}
-MAX_BYTES=$((1536 * 1024))
+MAX_BYTES=1500000  # 1.5 MB
 log() { echo "build_wheels: $*" >&2; }
 
 SDIST_TREE=build/sdist-tree/src
