@@ -17,21 +17,8 @@ PACKAGES=python3,python3-venv
 
 log() { echo "bookworm_root: $*" >&2; }
 
-mirror() {
-  # The first non-security deb URI of this machine's apt sources.
-  local uri
-  uri=$(grep -hsE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' \
-        | grep -v security | head -n 1 || true)
-  [ -n "$uri" ] || uri=$(grep -hsE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-        2>/dev/null | awk '{print $2}' | grep -v security | head -n 1 || true)
-  [ -n "$uri" ] || { log "no Debian mirror in this machine's apt sources"; exit 1; }
-  echo "$uri"
-}
-
-mount_api() {
-  mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
-  mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
-}
+# mirror, mount_api
+. "$(dirname "$0")/debian_root.sh"
 
 if [ "$(id -u)" -ne 0 ]; then log "needs root (debootstrap, chroot, mount)"; exit 2; fi
 if [ ! -f "$STAMP" ]; then

@@ -28,21 +28,8 @@ PACKAGES=(python3.13 python3.13-dev python3.13-venv python3.14 python3.14-dev py
 
 log() { echo "sid_root: $*" >&2; }
 
-mirror() {
-  # The first deb URI of this machine's apt sources (deb822 or one-line form).
-  local uri
-  uri=$(grep -hsE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' \
-        | grep -v security | head -n 1 || true)
-  [ -n "$uri" ] || uri=$(grep -hsE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-        2>/dev/null | awk '{print $2}' | grep -v security | head -n 1 || true)
-  [ -n "$uri" ] || { log "no Debian mirror in this machine's apt sources"; exit 1; }
-  echo "$uri"
-}
-
-mount_api() {
-  mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
-  mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
-}
+# mirror, mount_api
+. "$(dirname "$0")/debian_root.sh"
 
 copy_pip_config() {
   # pip inside the root reaches the same index as this machine's pip: its
