@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,6 +112,15 @@ int Watchdog::Touch(bool idle) {
   if (loop_tid_.load(std::memory_order_relaxed) == 0) loop_tid_.store(CurrentTid());
   const int64_t now = MonotonicNowNs();
   state_.store(now << 1 | (idle ? 1 : 0), std::memory_order_seq_cst);
+  if (in_episode_.load(std::memory_order_seq_cst) &&
+      recovered_at_ns_.load(std::memory_order_relaxed) == 0) {
+    timespec cpu;  // once per episode: a system call, on this thread's own clock
+    recovered_cpu_ns_.store(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0
+                                ? cpu.tv_sec * 1'000'000'000LL + cpu.tv_nsec
+                                : -1,
+                            std::memory_order_relaxed);
+    recovered_at_ns_.store(now, std::memory_order_release);
+  }
   // Only a parked watchdog, or one waiting for a recovery, needs waking. The
   // seq_cst store above and its seq_cst stores of these flags order the two
   // sides; the mutex orders the notify after its wait began.
@@ -430,6 +440,8 @@ void Watchdog::WritePendingProfile() {
 // Watchdog thread, mu_ held.
 void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   in_episode_.store(false, std::memory_order_seq_cst);
+  const int64_t recovered_at_ns = recovered_at_ns_.exchange(0, std::memory_order_acquire);
+  const int64_t recovered_cpu_ns = recovered_cpu_ns_.load(std::memory_order_relaxed);
   if (std::exchange(current_suppressed_, false)) {
     current_ = FinishedEpisode{};  // counted, told with the next one reported
     return;
@@ -457,8 +469,14 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
     pending_profile_ = profile_.RenderJson(header);
   }
   if (current_.activity) {
-    ReviseOverEpisode(WindowBetween(episode_start_sched_, ReadSchedSnapshot(loop_tid_.load()),
-                                    episode_pause_ns_),
+    SchedSnapshot end = ReadSchedSnapshot(loop_tid_.load());
+    if (recovered_at_ns > episode_start_sched_.at_ns && recovered_at_ns < end.at_ns) {
+      // The episode ended when the loop moved, not now (the Touch above).
+      end.at_ns = recovered_at_ns;
+      if (end.cpu_ns) end.cpu_ns = recovered_cpu_ns >= 0 ? std::optional<int64_t>(recovered_cpu_ns)
+                                                         : std::nullopt;
+    }
+    ReviseOverEpisode(WindowBetween(episode_start_sched_, end, episode_pause_ns_),
                       *current_.activity);
   }
   finished_.push_back(std::exchange(current_, FinishedEpisode{}));

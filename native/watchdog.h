@@ -150,6 +150,12 @@ class Watchdog {
   std::atomic<int64_t> state_{0};         // stamp_ns << 1 | idle; 0: not armed
   std::atomic<pid_t> loop_tid_{0};
   std::atomic<bool> in_episode_{false};
+  // The loop thread's first transition after a hang was detected (its
+  // recovery): the time, and its own CPU time then, stored by Touch so that
+  // the episode's shares end there and not when the watchdog, perhaps busy
+  // symbolizing, gets to EndEpisode. 0: none yet. Reset by EndEpisode.
+  std::atomic<int64_t> recovered_at_ns_{0};
+  std::atomic<int64_t> recovered_cpu_ns_{-1};
   std::atomic<bool> parked_{false};       // the watchdog waits for a transition
   int64_t next_housekeeping_ns_ = 0;      // loop thread only
   std::atomic<bool> has_finished_{false};

@@ -378,7 +378,9 @@ TEST(WatchdogLoopActivity, ReportsAndEpisodesSayWhatTheLoopThreadDid) {
   ASSERT_TRUE(spun.activity);
   EXPECT_TRUE(spun.activity->state == "on-cpu" || spun.activity->state == "starved")
       << spun.activity->state;
-  EXPECT_GT(spun.activity->cpu_share + spun.activity->runqueue_share, 0.9)
+  // Runnable all along; on a loaded two-core machine schedstat leaves part of
+  // a preemption unattributed (seen: 0.88), while a sleep gives under 0.2.
+  EXPECT_GT(spun.activity->cpu_share + spun.activity->runqueue_share, 0.8)
       << "runnable all along: on a CPU or waiting for one";
 
   NoteCollectingThread(Gettid());  // as the gc callback does at "start"
