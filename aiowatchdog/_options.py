@@ -54,18 +54,22 @@ DEFAULT_FILE_MODE = 0o600
 DEFAULT_DIR_MODE = 0o700
 
 
-def check_mode(name: str, value: object, required: int) -> int:
+def check_mode(name: str, value: object, required: int, forbidden: int = 0o002) -> int:
     """A permission mode: an int from 0 to 0o777 (no setuid, setgid or sticky
     bit), with the owner's `required` bits (we must read and write what we
-    make), and never writable by others."""
+    make), and none of the `forbidden` write bits."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int such as 0o600, got {value!r}")
     if not 0 <= value <= 0o777:
         raise ValueError(f"{name} must be a permission mode from 0o000 to 0o777, got {value!r}")
     if value & required != required:
         raise ValueError(f"{name} must give its owner {required:#o} at least, got {value:#o}")
-    if value & 0o002:
+    if value & forbidden & 0o002:
         raise ValueError(f"{name} must not be writable by others, got {value:#o}")
+    if value & forbidden & 0o020:
+        # start() refuses a report directory its group may write (unless
+        # sticky), as sshd does: a mode that made one would be refused at once.
+        raise ValueError(f"{name} must not be writable by its group, got {value:#o}")
     return value
 
 
@@ -113,7 +117,7 @@ def check_native_arguments(output_dir: Union[str, bytes], interval: float, sampl
     elif profile_hz != 0:
         raise ValueError(f"profile_hz must be > 0 and <= 1000 (or None: off), got {profile_hz!r}")
     check_mode("file_mode", file_mode, 0o600)
-    check_mode("dir_mode", dir_mode, 0o700)
+    check_mode("dir_mode", dir_mode, 0o700, forbidden=0o022)
 
 
 _MAX_INT32 = 2**31 - 1
@@ -202,7 +206,7 @@ class Options:
         if self.profile_hz is not None:
             object.__setattr__(self, "profile_hz", _check_profile_hz(self.profile_hz))
         check_mode("file_mode", self.file_mode, 0o600)
-        check_mode("dir_mode", self.dir_mode, 0o700)
+        check_mode("dir_mode", self.dir_mode, 0o700, forbidden=0o022)
         signo = default_signal() if self.signal is None else self.signal
         if isinstance(signo, bool) or not isinstance(signo, int):
             raise TypeError(f"signal must be an int, got {signo!r}")

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
+#include "dwfl_guard.h"
 #include "loop_activity.h"
 #include "proc_task.h"
 #include "remote_memory.h"
@@ -62,15 +63,14 @@ void ResetRemoteCaptureAfterFork() {
   g_remembered = nullptr;
 }
 
-awd_py_stack& StackBuffer() {
-  static auto* stack = new awd_py_stack();
-  return *stack;
-}
-
-NativeStack& NativeBuffer() {
-  static auto* stack = new NativeStack();
-  return *stack;
-}
+// The watchdog thread's buffers for one thread read from outside (captures
+// are serialized). Static storage, not function-local statics made on first
+// use: a fork while another thread held such a static's initialization guard
+// would leave the child's first capture waiting on it for ever.
+awd_py_stack g_stack_buffer;
+NativeStack g_native_buffer;
+awd_py_stack& StackBuffer() { return g_stack_buffer; }
+NativeStack& NativeBuffer() { return g_native_buffer; }
 
 void CopyPythonFrames(const awd_py_stack& stack, RawThreadCapture* out) {
   out->has_python = stack.has_python != 0;
@@ -112,6 +112,10 @@ bool BeginRemoteCapture() {
 std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native, std::string* why_not) {
   why_not->clear();
   if (!RemoteCaptureEnabled()) return std::nullopt;  // the signal, as always: nothing to say
+  if (native && !HasAddressSpaceHeadroom()) {
+    *why_not = "signal: address space short";  // libdwfl is not entered then (dwfl_guard.h)
+    return std::nullopt;
+  }
   std::optional<ThreadSyscall> before = ReadThreadSyscall(tid);
   if (!before) {
     *why_not = "signal: syscall file unreadable";

@@ -36,13 +36,22 @@ bool ReadOwnMemory(uintptr_t addr, void* dst, size_t len) {
 int LastRemoteReadError() { return t_last_error; }
 
 bool RemoteReadAvailable() {
-  static const bool available = [] {
+  // 0 not known yet, 1 yes, 2 no. An atomic, not a function-local static: a
+  // fork while another thread held a static's initialization guard would
+  // leave the child waiting on it for ever. Two threads finding out at once
+  // store the same answer.
+  static std::atomic<int> available{0};
+  int known = available.load(std::memory_order_acquire);
+  if (known == 0) {
     const uint64_t probe = 0x6177646d656d7264ULL;
     uint64_t copy = 0;
-    return ReadOwnMemory(reinterpret_cast<uintptr_t>(&probe), &copy, sizeof(copy)) &&
-           copy == probe;
-  }();
-  return available;
+    known = ReadOwnMemory(reinterpret_cast<uintptr_t>(&probe), &copy, sizeof(copy)) &&
+                    copy == probe
+                ? 1
+                : 2;
+    available.store(known, std::memory_order_release);
+  }
+  return known == 1;
 }
 
 }  // namespace aiowatchdog

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "dwfl_guard.h"
 #include "remote_memory.h"
 
 namespace aiowatchdog {
@@ -40,7 +41,7 @@ int NoDebuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, cons
 }
 
 char* g_no_debuginfo_path = nullptr;
-const Dwfl_Callbacks kProcCallbacks = {dwfl_linux_proc_find_elf, NoDebuginfo, nullptr,
+const Dwfl_Callbacks kProcCallbacks = {FindElfCloseOnExec, NoDebuginfo, nullptr,
                                        &g_no_debuginfo_path};
 
 }  // namespace

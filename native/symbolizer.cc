@@ -18,24 +18,10 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
+#include "dwfl_guard.h"
 
 namespace aiowatchdog {
 namespace {
-
-// Descriptors libdwfl keeps for the life of a handle are made close-on-exec
-// at once, so that an exec'd program never inherits them. Sharing them with
-// a forked child is harmless: libelf maps files or reads them with pread,
-// never through the shared file offset (the lseek+read of absl's symbolizer
-// let a child move the parent's offset under it: it aborted in both).
-int CloseOnExec(int fd) {
-  if (fd >= 0) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
-  return fd;
-}
-
-int FindElf(Dwfl_Module* mod, void** userdata, const char* module_name, Dwarf_Addr base,
-            char** file_name, Elf** elf) {
-  return CloseOnExec(dwfl_linux_proc_find_elf(mod, userdata, module_name, base, file_name, elf));
-}
 
 // The separate debug file: the build-id tree first (what Debian's -dbg and
 // -dbgsym packages install), then .gnu_debuglink's name next to the file, in
@@ -158,24 +144,6 @@ LineResult LookUpLine(Dwfl_Module* mod, Dwarf_Addr pc, bool simulate_oom) {
   return result;
 }
 
-// libdwfl 0.188 is not dependable when an allocation fails deep inside it:
-// besides libdw's exiting handler (replaced above), we saw under RLIMIT_AS a
-// dangling module pointer (SIGSEGV) and an assert() in its error code
-// (dwfl_error.c, "canonicalize", SIGABRT). So it is never entered with less
-// than this much address space left: the name is lost instead, and tried
-// again at the next capture. Without an address-space limit (the usual
-// case) this costs one getrlimit call per address not in the cache.
-constexpr size_t kHeadroomBytes = size_t{96} << 20;
-
-bool HasAddressSpaceHeadroom() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return true;
-  void* probe = mmap(nullptr, kHeadroomBytes, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (probe == MAP_FAILED) return false;
-  munmap(probe, kHeadroomBytes);
-  return true;
-}
 
 }  // namespace
 
@@ -194,7 +162,7 @@ Symbolizer::Symbolizer(size_t max_entries, std::string debug_dirs, bool lines)
   }
   debuginfo_path_ = strdup(debug_dirs_.empty() ? "/usr/lib/debug" : debug_dirs_.c_str());
   auto* callbacks = new Dwfl_Callbacks{};
-  callbacks->find_elf = FindElf;
+  callbacks->find_elf = FindElfCloseOnExec;
   callbacks->find_debuginfo = FindDebuginfo;
   callbacks->section_address = dwfl_offline_section_address;
   callbacks->debuginfo_path = &debuginfo_path_;

@@ -92,7 +92,7 @@ def bad_inputs(scratch: Path, examples: int) -> dict:
         try:
             Options(**{name: value})
         except (TypeError, ValueError) as e:
-            if not str(e).startswith(name + " must be"):
+            if not str(e).startswith(name + " must "):
                 escaped.append(f"Options({name}={value!r}): unclear message {e}")
         except Exception as e:  # noqa: BLE001 - that is what this looks for
             escaped.append(f"Options({name}={value!r}): {type(e).__name__}: {e}")

@@ -271,13 +271,14 @@ def test_a_second_dumper_on_the_same_loop_is_refused_naming_the_first(tmp_path):
             with pytest.raises(RuntimeError, match=r"already has a hang_inspection dumper, writing "
                                                    rf"to '{tmp_path / 'first'}'"):
                 hang_inspection.start(tmp_path / "second")
+            assert not (tmp_path / "second").exists(), "a refused start() left its directory"
         finally:
             await hang_inspection.stop_wait(first)
         again = hang_inspection.start(tmp_path / "second")  # once stopped: fine
         await hang_inspection.stop_wait(again)
 
     asyncio.run(main())
-    assert not (tmp_path / "second").exists() or (tmp_path / "second").is_dir()
+    assert (tmp_path / "second").is_dir()
 
 
 def test_a_program_that_starts_its_own_dumper_under_run_takes_its_loop_over(tmp_path):

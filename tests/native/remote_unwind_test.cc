@@ -5,14 +5,18 @@
 #include "remote_unwind.h"
 
 #include <alloca.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,6 +153,38 @@ TEST(RemoteUnwind, ReachesTheCallersOfABlockedSyscall) {
   auto after = ReadThreadSyscall(blocked.tid());
   ASSERT_TRUE(after);
   EXPECT_TRUE(after->SameAs(blocked.syscall_state()));
+}
+
+std::set<int> OpenDescriptors() {
+  std::set<int> fds;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') fds.insert(std::atoi(entry->d_name));
+    }
+    closedir(dir);
+  }
+  return fds;
+}
+
+// An exec'd program must not inherit the files the unwinder's libdwfl keeps
+// open (dwfl_guard.h), as the symbolizer's.
+TEST(RemoteUnwind, KeepsOnlyCloseOnExecDescriptors) {
+  BlockedThread blocked(AwdTestOuterCaller);  // its pipe is the test's, not ours
+  ASSERT_EQ(blocked.syscall_state().state, ThreadSyscall::State::kBlocked);
+  const std::set<int> before = OpenDescriptors();
+  RemoteUnwinder unwinder;
+  NativeStack stack;
+  unwinder.Unwind(blocked.tid(), blocked.syscall_state().sp, blocked.syscall_state().pc, &stack);
+  EXPECT_GT(stack.depth, 0);
+  int new_fds = 0;
+  for (int fd : OpenDescriptors()) {
+    if (before.count(fd)) continue;
+    const int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) continue;  // opendir's own, closed since
+    ++new_fds;
+    EXPECT_TRUE(flags & FD_CLOEXEC) << "descriptor " << fd;
+  }
+  EXPECT_GT(new_fds, 0) << "libdwfl keeps the ELF files it unwound through open";
 }
 
 TEST(RemoteUnwind, ScansPastAFrameWhoseCfaNeedsTheFramePointer) {

@@ -132,7 +132,8 @@ def test_the_native_binding_checks_with_the_same_messages():
             _native.Watchdog(**common, **kwargs)
         assert str(native.value).startswith(message), (kwargs, native.value)
     for name, value in [("interval", 1e-9), ("interval", math.inf), ("max_reports", 0),
-                        ("file_mode", 0o666), ("dir_mode", 0o600), ("file_mode", 0o4600)]:
+                        ("file_mode", 0o666), ("dir_mode", 0o600), ("dir_mode", 0o770),
+                        ("file_mode", 0o4600)]:
         with pytest.raises(ValueError) as python:
             Options(**{name: value})
         with pytest.raises(ValueError) as native:
