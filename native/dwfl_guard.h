@@ -6,6 +6,8 @@
 
 #include <elfutils/libdwfl.h>
 
+#include <cstdint>
+
 namespace aiowatchdog {
 
 // `fd` made close-on-exec (when >= 0), and returned: libdwfl keeps the
@@ -29,6 +31,13 @@ int FindElfCloseOnExec(Dwfl_Module* mod, void** userdata, const char* module_nam
 // error code (dwfl_error.c, SIGABRT). Below the headroom, names are lost and
 // blocked threads are signalled instead of read from outside.
 bool HasAddressSpaceHeadroom();
+
+// glibc's count of objects loaded and unloaded so far (dl_iterate_phdr's
+// dlpi_adds and dlpi_subs): when it moves, a library came or went since a
+// Dwfl's modules were reported, and they are reported again (a library
+// dlopen'ed since, ctypes' for one, would be unknown, or an unloaded one's
+// addresses taken for another's).
+uint64_t LoadedObjects();
 
 }  // namespace aiowatchdog
 

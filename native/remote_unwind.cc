@@ -49,6 +49,7 @@ const Dwfl_Callbacks kProcCallbacks = {FindElfCloseOnExec, NoDebuginfo, nullptr,
 struct RemoteUnwinder::State {
   Dwfl* dwfl = nullptr;
   pid_t pid = 0;
+  uint64_t loaded_objects = 0;  // LoadedObjects() when dwfl's modules were reported
   // The stack copy of the unwind in progress.
   std::vector<unsigned char> stack = std::vector<unsigned char>(kStackCopyBytes);
   uint64_t stack_base = 0;
@@ -288,6 +289,7 @@ bool Attach(State* state, std::string* error) {
     *error = dwfl_errmsg(-1);
     return false;
   }
+  state->loaded_objects = LoadedObjects();
   dwfl_report_begin(state->dwfl);
   const int reported = dwfl_linux_proc_report(state->dwfl, state->pid);
   dwfl_report_end(state->dwfl, nullptr, nullptr);
@@ -331,10 +333,10 @@ RemoteUnwindResult RemoteUnwinder::Unwind(pid_t tid, uint64_t sp, uint64_t pc, N
   out->truncated = 0;
   if (!state_) state_ = std::make_unique<State>();
   State* state = state_.get();
-  // A forked child is another process; a PC outside every module we know
-  // means a library was loaded since.
+  // A forked child is another process; a library loaded or unloaded since
+  // (or a PC outside every module we know) means the modules changed.
   if (state->dwfl == nullptr || state->pid != getpid() ||
-      dwfl_addrmodule(state->dwfl, pc) == nullptr) {
+      state->loaded_objects != LoadedObjects() || dwfl_addrmodule(state->dwfl, pc) == nullptr) {
     if (!Attach(state, &result.error)) return result;
   }
   state->CopyStack(sp);

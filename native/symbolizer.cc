@@ -178,6 +178,7 @@ Symbolizer::~Symbolizer() {
 
 void Symbolizer::Report() {
   if (dwfl_ == nullptr) return;
+  loaded_objects_ = LoadedObjects();
   dwfl_report_begin(dwfl_);
   const int reported = dwfl_linux_proc_report(dwfl_, getpid());
   const int ended = dwfl_report_end(dwfl_, nullptr, nullptr);
@@ -227,6 +228,8 @@ NativeSymbol Symbolizer::Lookup(uintptr_t pc) {
   // Each handle abandoned (out of memory inside libdw) is leaked, so after a
   // few the symbolizer gives up: addresses only, memory bounded.
   if (dwfl_ == nullptr && leaked_handles_ < kMaxLeakedHandles) Begin();
+  if (dwfl_ == nullptr) return symbol;
+  if (loaded_objects_ != LoadedObjects()) Report();  // a library came or went
   if (dwfl_ == nullptr) return symbol;
   Dwfl_Module* mod = dwfl_addrmodule(dwfl_, pc);
   if (mod == nullptr) {
@@ -288,6 +291,19 @@ const NativeSymbol& Symbolizer::Resolve(uintptr_t pc) {
     if (!HasAddressSpaceHeadroom()) return unknown_;  // not cached: tried again later
     t_debug_dirs = debuginfo_path_;
     NativeSymbol symbol = Lookup(pc);
+    // The loader's own view: the object's real load base, and the nearest
+    // exported symbol where libdwfl found no name (a module whose mappings
+    // it misread, seen with a ctypes library in CI).
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(pc), &info) != 0 && info.dli_fbase != nullptr) {
+      if (symbol.library.empty() && info.dli_fname != nullptr) symbol.library = info.dli_fname;
+      symbol.library_offset = pc - reinterpret_cast<uintptr_t>(info.dli_fbase);
+      if (symbol.function.empty() && info.dli_sname != nullptr && info.dli_saddr != nullptr) {
+        symbol.function = Demangle(info.dli_sname);
+        symbol.has_offset = true;
+        symbol.offset = pc - reinterpret_cast<uintptr_t>(info.dli_saddr);
+      }
+    }
     return cache_.emplace(pc, std::move(symbol)).first->second;
   } catch (const std::bad_alloc&) {
     // Out of memory in our own code: this name is lost, nothing else.

@@ -96,6 +96,7 @@ class Symbolizer {
   void* callbacks_ = nullptr;       // Dwfl_Callbacks, owned
   Dwfl* dwfl_ = nullptr;
   pid_t owner_pid_ = 0;             // the process dwfl_ describes
+  uint64_t loaded_objects_ = 0;     // LoadedObjects() at the last Report
   static constexpr int kMaxLeakedHandles = 8;
   int leaked_handles_ = 0;          // abandoned in a state not safe to free
   bool lines_enabled_;

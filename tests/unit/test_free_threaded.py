@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# The C sources: the tree's, also when the tests run from a copy against an
+# installed wheel (tools/test_installed.sh says where the tree is).
+SOURCES = Path(os.environ.get("AIOWATCHDOG_SOURCE_TREE") or ROOT)
 
 # Prepended to each child program: this interpreter now says it is free-threaded.
 PRETEND_FREE_THREADED = textwrap.dedent("""
@@ -161,7 +164,7 @@ def test_the_native_walker_built_free_threaded_refuses_and_walks_nothing(tmp_pat
         }
     """))
     exe = tmp_path / "walker"
-    native = ROOT / "native" / "python"
+    native = SOURCES / "native" / "python"
     # Only this file and libc: a walker that touched a CPython symbol would not link.
     subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-DPy_GIL_DISABLED=1", "-I", include,
                     "-I", str(native), "-o", str(exe), str(main), str(native / "py_frames.c")],
@@ -176,7 +179,7 @@ def test_the_native_walker_built_for_the_gil_compiles_with_its_frame_layout(tmp_
     if cc is None:
         pytest.skip("no C compiler")
     include = _python_include()
-    native = ROOT / "native" / "python"
+    native = SOURCES / "native" / "python"
     run = subprocess.run([cc, "-std=c11", "-c", "-I", include,
                           "-I", os.path.join(include, "internal"), "-I", str(native),
                           "-o", str(tmp_path / "py_frames.o"), str(native / "py_frames.c")],
