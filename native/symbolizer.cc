@@ -6,6 +6,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -171,9 +172,19 @@ Symbolizer::Symbolizer(size_t max_entries, std::string debug_dirs, bool lines)
 
 Symbolizer::~Symbolizer() {
   // A handle made in another process (we were forked) is left alone.
-  DropHandle(/*leak=*/owner_pid_ != getpid());
+  Release();
   delete static_cast<Dwfl_Callbacks*>(callbacks_);
   std::free(debuginfo_path_);
+}
+
+void Symbolizer::Release() {
+  const bool had_handle = dwfl_ != nullptr;
+  cache_.clear();
+  DropHandle(/*leak=*/owner_pid_ != getpid());
+  // A handle's symbol tables are hundreds of KB to megabytes, just freed into
+  // the malloc arena of a watchdog thread that is ending, which glibc keeps:
+  // give them back once per symbolizer released (per dumper stopped).
+  if (had_handle) malloc_trim(0);
 }
 
 void Symbolizer::Report() {

@@ -78,6 +78,12 @@ class Symbolizer {
   // Never throws; an address it cannot name (or memory it cannot get) gives
   // an entry with what is known, at worst only the address.
   const NativeSymbol& Resolve(uintptr_t pc);
+
+  // Frees the libdwfl handle and the cache now (a later Resolve makes them
+  // again): the watchdog thread does so as it ends, so that a stopped dumper
+  // that Python has not collected yet (they sit in reference cycles) does not
+  // hold its symbol tables (seen: 6.8 MB over 300 start/stops on 3.13).
+  void Release();
   size_t cached() const { return cache_.size(); }
   // False once libdw ran out of memory: names still come, file:line no more.
   bool lines_enabled() const { return lines_enabled_; }

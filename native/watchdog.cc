@@ -264,6 +264,7 @@ void Watchdog::Run() {
   // dumpers must not hold one descriptor per dumper not yet collected).
   if (dir_fd_ >= 0) close(dir_fd_);
   dir_fd_ = -1;
+  symbolizer_.Release();
   RemoveThreadToSkip(self);
   exited_.store(true, std::memory_order_release);
 }
