@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DEBIAN_PYTHON = "/usr/bin/python3.11"
+# Debian's own interpreter: this run's, when the suite runs on it (its venv
+# holds the installed wheel), else the system's.
+DEBIAN_PYTHON = (sys.executable if os.path.realpath(sys.executable) == "/usr/bin/python3.11"
+                 else "/usr/bin/python3.11")
 
 PROGRAM = r"""
 import asyncio, json, sys, time
