@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "open_descriptors.h"
 #include "symbolizer.h"
 #include "thread_syscall.h"
 
@@ -155,16 +156,7 @@ TEST(RemoteUnwind, ReachesTheCallersOfABlockedSyscall) {
   EXPECT_TRUE(after->SameAs(blocked.syscall_state()));
 }
 
-std::set<int> OpenDescriptors() {
-  std::set<int> fds;
-  if (DIR* dir = opendir("/proc/self/fd")) {
-    while (dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] != '.') fds.insert(std::atoi(entry->d_name));
-    }
-    closedir(dir);
-  }
-  return fds;
-}
+using testing::OpenDescriptors;
 
 // An exec'd program must not inherit the files the unwinder's libdwfl keeps
 // open (dwfl_guard.h), as the symbolizer's.

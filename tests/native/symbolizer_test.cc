@@ -3,6 +3,7 @@
 // cache that answers repeats without resolving again. And what a host process
 // does to it: forks while it reads ELF files, libraries dlopen'ed after the
 // first lookup, address-space limits, exec'd programs inheriting descriptors.
+#include "open_descriptors.h"
 #include "symbolizer.h"
 
 #include <gtest/gtest.h>
@@ -242,16 +243,7 @@ TEST(Symbolizer, LibdwRunningOutOfMemoryStopsLinesKeepsNames) {
       << "a new handle, names only";
 }
 
-std::set<int> OpenDescriptors() {
-  std::set<int> fds;
-  if (DIR* dir = opendir("/proc/self/fd")) {
-    while (dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] != '.') fds.insert(std::atoi(entry->d_name));
-    }
-    closedir(dir);
-  }
-  return fds;
-}
+using testing::OpenDescriptors;
 
 // An exec'd program must not inherit the files the symbolizer keeps open.
 TEST(Symbolizer, KeepsOnlyCloseOnExecDescriptors) {
