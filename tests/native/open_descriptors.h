@@ -4,9 +4,11 @@
 #define AIOWATCHDOG_TESTS_NATIVE_OPEN_DESCRIPTORS_H_
 
 #include <dirent.h>
+#include <fcntl.h>
 
 #include <cstdlib>
 #include <set>
+#include <vector>
 
 namespace aiowatchdog {
 namespace testing {
@@ -20,6 +22,25 @@ inline std::set<int> OpenDescriptors() {
     closedir(dir);
   }
   return fds;
+}
+
+// Descriptors opened since `before` (still open): how many, and those
+// without FD_CLOEXEC, which an exec'd program would inherit.
+struct NewDescriptors {
+  int count = 0;
+  std::vector<int> inheritable;
+};
+
+inline NewDescriptors DescriptorsOpenedSince(const std::set<int>& before) {
+  NewDescriptors found;
+  for (int fd : OpenDescriptors()) {
+    if (before.count(fd)) continue;
+    const int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) continue;  // opendir's own, closed since
+    ++found.count;
+    if (!(flags & FD_CLOEXEC)) found.inheritable.push_back(fd);
+  }
+  return found;
 }
 
 }  // namespace testing

@@ -168,15 +168,9 @@ TEST(RemoteUnwind, KeepsOnlyCloseOnExecDescriptors) {
   NativeStack stack;
   unwinder.Unwind(blocked.tid(), blocked.syscall_state().sp, blocked.syscall_state().pc, &stack);
   EXPECT_GT(stack.depth, 0);
-  int new_fds = 0;
-  for (int fd : OpenDescriptors()) {
-    if (before.count(fd)) continue;
-    const int flags = fcntl(fd, F_GETFD);
-    if (flags < 0) continue;  // opendir's own, closed since
-    ++new_fds;
-    EXPECT_TRUE(flags & FD_CLOEXEC) << "descriptor " << fd;
-  }
-  EXPECT_GT(new_fds, 0) << "libdwfl keeps the ELF files it unwound through open";
+  const testing::NewDescriptors opened = testing::DescriptorsOpenedSince(before);
+  for (int fd : opened.inheritable) ADD_FAILURE() << "descriptor " << fd << " is not close-on-exec";
+  EXPECT_GT(opened.count, 0) << "libdwfl keeps the ELF files it unwound through open";
 }
 
 TEST(RemoteUnwind, ScansPastAFrameWhoseCfaNeedsTheFramePointer) {

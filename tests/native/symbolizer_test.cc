@@ -250,15 +250,9 @@ TEST(Symbolizer, KeepsOnlyCloseOnExecDescriptors) {
   const std::set<int> before = OpenDescriptors();
   Symbolizer symbolizer(/*max_entries=*/4096, "", /*lines=*/true);
   for (const auto& [lo, hi] : CodeRanges()) NamedOf(symbolizer, lo, hi, 20);
-  int new_fds = 0;
-  for (int fd : OpenDescriptors()) {
-    if (before.count(fd)) continue;
-    const int flags = fcntl(fd, F_GETFD);
-    if (flags < 0) continue;  // opendir's own, closed since
-    ++new_fds;
-    EXPECT_TRUE(flags & FD_CLOEXEC) << "descriptor " << fd;
-  }
-  EXPECT_GT(new_fds, 0) << "the symbolizer keeps its ELF files open";
+  const testing::NewDescriptors opened = testing::DescriptorsOpenedSince(before);
+  for (int fd : opened.inheritable) ADD_FAILURE() << "descriptor " << fd << " is not close-on-exec";
+  EXPECT_GT(opened.count, 0) << "the symbolizer keeps its ELF files open";
 }
 
 // Distributions strip binaries and ship symbols in separate debug files: the
