@@ -185,6 +185,11 @@ def _report_from_header(header: Dict[str, str]) -> Report:
     sample, of, samples = header["Sample"].partition(" of ")
     if not of:
         raise ReportFormatError(f"bad Sample field {_brief(header['Sample'])}")
+    # The text counts samples from 1 ("Sample: 1 of 3", as `show` says it);
+    # the model, like the JSON, holds the index.
+    sample_index = _int(sample, "Sample field") - 1
+    if sample_index < 0:
+        raise ReportFormatError(f"bad Sample field {_brief(header['Sample'])}")
     task = None
     if "Task" in header:
         match = _TASK.match(header["Task"])
@@ -200,7 +205,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "episode": header["Episode"],
-        "sample": _int(sample, "Sample field"),
+        "sample": sample_index,
         "samples": _int(samples, "Sample field"),
         "blocked_s": _seconds(header["Blocked for"], "Blocked for field"),
         "interval_s": _seconds(header["Interval"], "Interval field"),

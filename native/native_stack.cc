@@ -1,8 +1,13 @@
 // See native_stack.h.
 #include "native_stack.h"
 
+#include <dlfcn.h>
 #include <link.h>
 #include <unwind.h>
+
+#include <new>
+#include <string>
+#include <vector>
 
 // The x86-64/aarch64 ABI's entry point for dynamic TLS, exported by ld.so.
 struct AwdTlsIndex {
@@ -59,15 +64,35 @@ void CaptureNativeStack(NativeStack* out) {
 }
 
 void WarmUpThreadLocalStorage() {
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void*) {
-        if (info->dlpi_tls_modid != 0) {
-          AwdTlsIndex index{info->dlpi_tls_modid, 0};
-          __tls_get_addr(&index);
-        }
-        return 0;
-      },
-      nullptr);
+  // Names first, touches after: dl_iterate_phdr holds the loader's list lock,
+  // and a first touch of a dlopen'ed module's block takes its TLS lock, which
+  // a dlopen in another thread holds while it waits for the list lock (the
+  // host deadlocked: an import in the loop's thread against this warm-up).
+  std::vector<std::string> names;
+  try {
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) {
+          if (info->dlpi_tls_modid != 0) {
+            static_cast<std::vector<std::string>*>(data)->emplace_back(info->dlpi_name);
+          }
+          return 0;
+        },
+        &names);
+  } catch (const std::bad_alloc&) {
+    return;  // nothing warmed; the thread still runs
+  }
+  for (const std::string& name : names) {
+    // Held open while touched, so that it cannot be unloaded meanwhile; its
+    // module id asked of the handle (an id is reused after a dlclose).
+    void* handle = dlopen(name.empty() ? nullptr : name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) continue;  // unloaded since
+    size_t module = 0;
+    if (dlinfo(handle, RTLD_DI_TLS_MODID, &module) == 0 && module != 0) {
+      AwdTlsIndex index{module, 0};
+      __tls_get_addr(&index);
+    }
+    dlclose(handle);
+  }
 }
 
 void WarmUpNativeUnwinder() {

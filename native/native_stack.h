@@ -40,7 +40,8 @@ void WarmUpNativeUnwinder();
 // aborts the whole process when that allocation fails ("cannot allocate
 // memory for thread-local data: ABORT"): seen under RLIMIT_AS when the first
 // std::bad_alloc on the watchdog thread was thrown. Modules loaded later are
-// not covered; the watchdog thread calls into none of them.
+// not covered; the watchdog thread calls into none of them. Takes the
+// loader's locks one at a time, never one inside another (see the .cc).
 void WarmUpThreadLocalStorage();
 
 }  // namespace aiowatchdog

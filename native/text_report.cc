@@ -61,7 +61,8 @@ std::string RenderTextReport(const SampleReport& r) {
   auto it = std::back_inserter(out);
   fmt::format_to(it, "# aiowatchdog hang report (schema {})\n", kReportSchemaVersion);
   fmt::format_to(it, "# Episode: {}\n", OneLine(r.episode_id));
-  fmt::format_to(it, "# Sample: {} of {}\n", r.sample_index, r.samples);
+  // Counted from 1, as `aiowatchdog show` says it (the JSON's "sample" is the index).
+  fmt::format_to(it, "# Sample: {} of {}\n", int64_t{r.sample_index} + 1, r.samples);
   fmt::format_to(it, "# Blocked for: {:.3f} s\n", r.blocked_s);
   fmt::format_to(it, "# Interval: {:.3f} s\n", r.interval_s);
   fmt::format_to(it, "# Sample interval: {:.3f} s\n", r.sample_interval_s);

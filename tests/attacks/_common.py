@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 
 
 def wait_child(pid: int, timeout: float) -> Union[int, str]:
@@ -30,15 +29,23 @@ def wait_child(pid: int, timeout: float) -> Union[int, str]:
 
 def run_attack(module: str, args: Sequence[str], timeout: float = 120,
                python: Optional[str] = None) -> subprocess.CompletedProcess:
-    """Runs tests/attacks/<module>.py as a program with the repository's
-    package importable."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    """Runs tests/attacks/<module>.py as a program of `python` (default: this
+    interpreter), which must import aiowatchdog from its install: nothing is
+    added to its path (the source tree's package has no extension)."""
     try:
         return subprocess.run([python or sys.executable, str(HERE / f"{module}.py"), *args],
-                              capture_output=True, text=True, timeout=timeout, env=env)
+                              capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
         return subprocess.CompletedProcess(e.cmd, "hung", e.stdout or "", e.stderr or "")
+
+
+def first_failure(procs: List[subprocess.CompletedProcess], ok: Sequence = (0,)) -> str:
+    """The end of the first run's stderr whose exit status is not in `ok`
+    ("" if none): what a result's reader needs to see why."""
+    for proc in procs:
+        if proc.returncode not in ok:
+            return f"status {proc.returncode}: {(proc.stderr or '')[-600:]}"
+    return ""
 
 
 def last_json(stdout: str) -> Dict:

@@ -17,10 +17,12 @@ started by fork, or fork and exec); prints {"pool": "ok" | "wrong" |
 "hung"} with the results checked.
 """
 import asyncio
+import faulthandler
 import json
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -72,7 +74,33 @@ async def exec_main(directory, where, seed):
     execv(EXEC_ARGS[0], EXEC_ARGS)
 
 
+def describe_hung_workers(pool):
+    """What the pool's workers are doing when the map has not completed: the
+    kernel's view of each (state, wait channel, system call) on stderr, and
+    each one's Python stacks, dumped by the faulthandler it inherited (fork)."""
+    for process in getattr(pool, "_pool", []):
+        pid = process.pid
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                state = next((line.split(":", 1)[1].strip() for line in f if line.startswith("State:")), "?")
+            with open(f"/proc/{pid}/wchan") as f:
+                wchan = f.read()
+            with open(f"/proc/{pid}/syscall") as f:
+                syscall = (f.read().split() or ["?"])[0]
+        except OSError as e:
+            state, wchan, syscall = f"unreadable ({e})", "", ""
+        print(f"pool worker {pid}: state {state}, wchan {wchan}, syscall {syscall}",
+              file=sys.stderr, flush=True)
+        try:
+            os.kill(pid, signal.SIGUSR2)
+        except OSError:
+            pass
+    time.sleep(1)  # their dumps reach stderr
+
+
 async def pool_main(directory, method, rounds):
+    # Inherited by fork workers: a hung one can be asked for its stacks.
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     dumper = hang_inspection.start(directory, interval=0.01, samples=1000,
                                    sample_interval=0.005, max_episodes_per_minute=1_000_000)
     result = "ok"
@@ -80,7 +108,7 @@ async def pool_main(directory, method, rounds):
     for _ in range(rounds):
         with ctx.Pool(2) as pool:
             pending = pool.map_async(square, range(20))
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 30
             while not pending.ready() and time.monotonic() < deadline:
                 blocked()
                 await asyncio.sleep(0.001)
@@ -89,6 +117,7 @@ async def pool_main(directory, method, rounds):
                     result = "wrong"
             except multiprocessing.TimeoutError:
                 result = "hung"
+                describe_hung_workers(pool)
             pool.terminate()
         if result != "ok":
             break

@@ -126,6 +126,10 @@ def test_show_a_real_report_and_its_profile(hosts):
     assert "the event loop" in done.stdout
     assert "→ compute_tax  report_program.py:1" in done.stdout  # path relative to the cwd
     assert done.stdout.rstrip().endswith("agrees with its text twin)")
+    # show and the file's own header count samples the same way (from 1).
+    header = re.search(r"^# Sample: (\d+) of (\d+)$", Path(text).read_text(), re.M)
+    assert header and f"sample {header[1]} of {header[2]}" in done.stdout, done.stdout[:300]
+    assert header[1] == "1", "the first report of an episode"
     profiles = sorted(p for p in os.listdir(hosts[0]) if PROFILE_NAME.match(p))
     assert len(profiles) == 3  # one per episode
     done = aiowatchdog("show", "--no-color", hosts[0] / profiles[0])

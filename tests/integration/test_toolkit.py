@@ -119,6 +119,11 @@ def test_slow_callbacks_are_logged_with_the_stack_that_made_them_slow(tmp_path):
 def test_a_fork_inside_a_watch_and_watchers_left_at_exit_end_cleanly(tmp_path):
     run = run_program("toolkit_program.py", str(tmp_path), "fork_and_exit", timeout=30)
     assert run.returncode == 0, run.stderr
-    assert run.event("forked") == {"event": "forked", "told": 1, "child_exit": 7}
+    forked = run.event("forked")
+    assert forked["child_exit"] == 7, forked
+    # The time.sleep(0.05) is one block; the parent's waitpid for the child
+    # blocks the loop too, and is a second one when the fork and the child's
+    # exit take longer than 0.02 s (a loaded machine): both are real.
+    assert forked["told"] in (1, 2), forked
     assert run.event("exiting") == {"event": "exiting"}
     assert "Traceback" not in run.stderr, run.stderr

@@ -82,7 +82,7 @@ TEST(TextReport, KeepsAiodebugsLayout) {
                       "  time.sleep(5)\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("# Episode: 42-1700000000000-1\n# Sample: 1 of 3\n# Blocked for: 1.263 s\n"),
+  EXPECT_NE(text.find("# Episode: 42-1700000000000-1\n# Sample: 2 of 3\n# Blocked for: 1.263 s\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("# Task: main in \"/app/main.py\", line 12\n"), std::string::npos);
