@@ -8,12 +8,13 @@
 # 3. for each interpreter — pyenv's 3.9-3.13, Debian's own /usr/bin/python3.11
 #    (the cp311 wheel, as on pyenv's 3.11), sid's 3.14 and 3.15 — a fresh venv
 #    with its wheel installed and the whole pytest suite run against it
-#    (tools/test_installed.sh), the cp311 run also installing that wheel on a
-#    bare bookworm root (tests/packaging/test_fresh_machine.py);
-# 4. the production-safety figures at full size on the default interpreter's
+#    (tools/test_installed.sh), two interpreters at a time, the cp311 run also
+#    installing that wheel on a bare bookworm root
+#    (tests/packaging/test_fresh_machine.py);
+# 4. the native suite under ASan+UBSan and TSan (tools/sanitize.sh);
+# 5. the production-safety figures at full size on the default interpreter's
 #    install (tools/fault_figures.py: 10,000 hangs, 1,000 start/stop, 20
-#    forks, 100 kills, 10,000 bad inputs, and the native suite under
-#    ASan+UBSan and TSan through tools/sanitize.sh).
+#    forks, 100 kills, 10,000 bad inputs, the attacks of tests/attacks).
 # Each step's time is printed at the end.
 #
 #   tools/test.sh            # everything
@@ -81,50 +82,80 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
 step "wheels and sdist (tools/build_wheels.sh)"
 AIOWATCHDOG_SID_PYTHONS=$SID_PYTHONS tools/build_wheels.sh
 
+# Each interpreter's suite against its installed wheel, AIOWATCHDOG_JOBS (2)
+# at a time: a suite spends about a third of its time on a core (the rest
+# waits on the hangs its programs make), so two side by side fit two cores;
+# the machine being busy is part of what the tests must survive. Each suite's
+# output is printed whole when it ends.
 # Property tests at full size on the default interpreter, a fifth elsewhere
 # (tests/fuzz_scale.py).
 scale_for() { [ "$1" = "$DEFAULT_VERSION" ] && echo 1 || echo "${AIOWATCHDOG_FUZZ_SCALE:-0.2}"; }
+SUITES=()  # "name|label|command..." (command words separated by |)
 default_venv=""
 for py in "${PYTHONS[@]}"; do
   version=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   name=pyenv-$version
-  step "CPython $version (pyenv): pytest on its installed wheel"
-  extra=()
+  extra=""
   if [ "$version" = "$DEFAULT_VERSION" ]; then
     default_venv=build/testenv/$name
-    extra=(env AIOWATCHDOG_BENCH_PEERS=1 AIOWATCHDOG_FRESH_ROOT=1)
+    extra="AIOWATCHDOG_BENCH_PEERS=1|AIOWATCHDOG_FRESH_ROOT=1|"
   fi
-  attempt "${extra[@]}" env AIOWATCHDOG_FUZZ_SCALE="$(scale_for "$version")" \
-    tools/test_installed.sh "$name" "$py" "$@"
+  SUITES+=("$name|CPython $version (pyenv): pytest on its installed wheel|env|${extra}AIOWATCHDOG_FUZZ_SCALE=$(scale_for "$version")|tools/test_installed.sh|$name|$py")
 done
-
 if [ -n "$DEBIAN_PYTHON" ]; then
   version=$("$DEBIAN_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  step "CPython $version (Debian's $DEBIAN_PYTHON): pytest on its installed wheel"
   # The same cp311 wheel as pyenv's 3.11; full-size property tests ran there.
-  attempt env AIOWATCHDOG_FUZZ_SCALE="${AIOWATCHDOG_FUZZ_SCALE:-0.2}" \
-    tools/test_installed.sh "debian-$version" "$DEBIAN_PYTHON" "$@"
+  SUITES+=("debian-$version|CPython $version (Debian's $DEBIAN_PYTHON): pytest on its installed wheel|env|AIOWATCHDOG_FUZZ_SCALE=${AIOWATCHDOG_FUZZ_SCALE:-0.2}|tools/test_installed.sh|debian-$version|$DEBIAN_PYTHON")
 fi
-
 for version in $SID_PYTHONS; do
-  step "CPython $version (sid root): pytest on its installed wheel"
-  attempt tools/sid_root.sh --bind "$PWD" --enter env AIOWATCHDOG_DIST="$AIOWATCHDOG_DIST" \
-    AIOWATCHDOG_FUZZ_SCALE="${AIOWATCHDOG_FUZZ_SCALE:-0.2}" \
-    "$PWD/tools/test_installed.sh" "sid-$version" "/usr/bin/python$version" "$@"
+  SUITES+=("sid-$version|CPython $version (sid root): pytest on its installed wheel|tools/sid_root.sh|--bind|$PWD|--enter|env|AIOWATCHDOG_DIST=$AIOWATCHDOG_DIST|AIOWATCHDOG_FUZZ_SCALE=${AIOWATCHDOG_FUZZ_SCALE:-0.2}|$PWD/tools/test_installed.sh|sid-$version|/usr/bin/python$version")
+done
+
+step "pytest on each interpreter's installed wheel, ${AIOWATCHDOG_JOBS:-2} at a time"
+mkdir -p build/logs
+declare -A RUNNING=()  # pid -> suite name|label
+report_suite() {  # pid: prints the suite's output and its time; notes a failure
+  local pid=$1 name label rc seconds
+  IFS='|' read -r name label <<< "${RUNNING[$pid]}"
+  unset "RUNNING[$pid]"
+  read -r rc seconds < "build/logs/$name.status"
+  echo "== $label (${seconds}s) =="
+  cat "build/logs/$name.log"
+  TIMES+=("$(printf '%5ds  %s' "$seconds" "  $label")")
+  [ "$rc" = 0 ] || FAILED+=("$label")
+}
+for suite in "${SUITES[@]}"; do
+  IFS='|' read -r -a words <<< "$suite"
+  name=${words[0]} label=${words[1]}
+  if [ ${#RUNNING[@]} -ge "${AIOWATCHDOG_JOBS:-2}" ]; then
+    wait -n -p done_pid "${!RUNNING[@]}" || true
+    report_suite "$done_pid"
+  fi
+  (
+    begun=$(date +%s)
+    rc=0; "${words[@]:2}" "$@" > "build/logs/$name.log" 2>&1 || rc=$?
+    echo "$rc $(($(date +%s) - begun))" > "build/logs/$name.status"
+  ) &
+  RUNNING[$!]="$name|$label"
+done
+while [ ${#RUNNING[@]} -gt 0 ]; do
+  wait -n -p done_pid "${!RUNNING[@]}" || true
+  report_suite "$done_pid"
 done
 
 if [ -z "$default_venv" ]; then
   default_venv=build/testenv/pyenv-$("${PYTHONS[0]}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+fi
+if [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
+  step "sanitizers (tools/sanitize.sh)"
+  attempt tools/sanitize.sh
 fi
 if [ -z "${AIOWATCHDOG_SKIP_FAULT_FIGURES:-}" ]; then
   step "production-safety figures (tools/fault_figures.py on the installed wheel)"
   # From outside the tree: its programs (`python -c ...`) import the package
   # from their working directory first, and must get the install.
   attempt env -C "$(dirname "$default_venv")" "$PWD/$default_venv/bin/python" "$PWD/tools/fault_figures.py" \
-    ${AIOWATCHDOG_SKIP_SANITIZERS:+--no-sanitizers}
-elif [ -z "${AIOWATCHDOG_SKIP_SANITIZERS:-}" ]; then
-  step "sanitizers (tools/sanitize.sh)"
-  attempt tools/sanitize.sh
+    --no-sanitizers
 fi
 step ""
 [ ${#FAILED[@]} -eq 0 ]
