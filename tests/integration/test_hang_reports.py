@@ -120,7 +120,9 @@ def test_two_hangs_are_two_episodes(tmp_path):
 def test_busy_but_healthy_loop_writes_nothing(tmp_path):
     run = run_program("hang_program.py", str(tmp_path), "busy_healthy", "--block", "3")
     assert_clean_exit(run)
-    assert run.reports() == []
+    reports = run.reports()
+    # On failure, the first report's own text says what the watchdog saw.
+    assert reports == [], open(reports[0]["path"][: -len(".json")] + ".txt").read()[:4000]
     assert list(tmp_path.iterdir()) == [], "no report and no temporary file"
 
 
