@@ -78,7 +78,9 @@ _ACTIVITY_STATES = {"on CPU": "on-cpu", "waiting in a syscall": "syscall",
 _SHARE = re.compile(r"^(CPU|run queue) (\d+)%$")
 _NOT_ANSWERED = "[not answered: "
 _CAPTURED = "[captured: "
-_TRUNCATED = "# (truncated: outermost frames not shown)"
+# Where a thread's dropped frames were, among its frames (the first form, at
+# the top, from writers that did not say where).
+_TRUNCATED = ("# (truncated: frames not shown here)", "# (truncated: outermost frames not shown)")
 
 
 def _brief(value: Any) -> str:
@@ -143,8 +145,11 @@ def parse_text_report(text: str) -> Report:
             report["threads"].append(thread)
         elif thread is None:
             raise ReportFormatError(f"line {number} outside a thread section: {_brief(line)}")
-        elif line == _TRUNCATED:
+        elif line in _TRUNCATED:
+            if "gap_at" in thread:
+                raise ReportFormatError(f"a second gap marker on line {number}")
             thread["truncated"] = True
+            thread["gap_at"] = len(thread["frames"])
         elif line.startswith("  "):
             if not thread["frames"] or thread["frames"][-1]["source"]:
                 raise ReportFormatError(f"source line {number} without its frame")
@@ -381,6 +386,11 @@ def parse_json_report(text: str) -> Report:
         _check_fields(thread, _JSON_THREAD_FIELDS, f"threads[{i}]")
         for k, frame in enumerate(thread["frames"]):
             _check_fields(frame, _JSON_FRAME_FIELDS, f"threads[{i}].frames[{k}]")
+        gap = thread.get("gap_at")  # only in threads with a gap, added within schema 1
+        if "gap_at" in thread and not (type(gap) is int and 0 <= gap <= len(thread["frames"])
+                                       and thread["truncated"]):
+            raise ReportFormatError(f"threads[{i}].gap_at must be an index of its frames "
+                                    f"in a truncated thread, got {_brief(gap)}")
     return report
 
 

@@ -91,10 +91,11 @@ std::string RenderJsonReport(const SampleReport& r) {
     const ThreadReport& t = r.threads[i];
     fmt::format_to(it,
                    "{}\n    {{\"ident\": {}, \"native_id\": {}, \"name\": {}, \"is_loop\": {},"
-                   " \"status\": {}, \"kernel_state\": {}, \"truncated\": {},{}\n     \"frames\": [",
+                   " \"status\": {}, \"kernel_state\": {}, \"truncated\": {},{}{}\n     \"frames\": [",
                    i ? "," : "", t.ident, t.native_id, JsonQuote(t.name),
                    t.is_loop ? "true" : "false", JsonQuote(t.status), JsonQuote(t.kernel_state),
                    t.truncated ? "true" : "false",
+                   t.gap_at < 0 ? "" : fmt::format(" \"gap_at\": {},", t.gap_at),
                    t.captured_by.empty() ? "" : " \"captured_by\": " + JsonQuote(t.captured_by) + ",");
     for (size_t k = 0; k < t.frames.size(); ++k) {
       fmt::format_to(it, "{}\n       {}", k ? "," : "", JsonFrame(t.frames[k]));

@@ -33,6 +33,11 @@ struct ThreadReport {
   std::string status = "answered";
   std::string kernel_state;    // "R", "S", "D", ... from /proc
   bool truncated = false;      // outermost frames were dropped
+  // Where they would be: frames[gap_at] is the frame just inside them (the
+  // outermost Python frame kept); frames before it are outer native frames
+  // that were kept (main, the task step). -1: no gap, or not said (older
+  // models). Written only when >= 0.
+  int32_t gap_at = -1;
   // "outside: <syscall>" (read without a signal, blocked in that call),
   // "signal", "signal: <why not from outside>"; "" not said (older reports,
   // reads from outside off). Written only when not "".

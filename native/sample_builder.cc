@@ -103,11 +103,22 @@ SampleReport BuildSample(SampleReport report, const CaptureResult& capture, pid_
     if (!answered && !raw.wchan.empty()) thread.status += ", waiting in " + raw.wchan;
     // '?': gone before its state could be read; "" in the model (unknown).
     if (raw.kernel_state != '?') thread.kernel_state = std::string(1, raw.kernel_state);
-    thread.truncated = raw.truncated || (native && raw.native_truncated);
+    const bool native_truncated = native && raw.native_truncated;
+    thread.truncated = raw.truncated || native_truncated;
+    size_t python_outer_edge = 0;
     thread.frames = native && !raw.native_pcs.empty()
                         ? MergeStacks(Classify(raw.native_pcs, raw.native_cfas, raw.frames, symbolizer),
-                                      raw.frames)
+                                      raw.frames, &python_outer_edge)
                         : PythonOnly(raw.frames);
+    // The gap where the dropped frames were: outside everything when the
+    // native stack lost its outer end (what is outside the kept frames is
+    // unknown), else just outside the outermost Python frame kept, inside
+    // the outer native frames kept (main, the task step).
+    if (native_truncated) {
+      thread.gap_at = 0;
+    } else if (raw.truncated) {
+      thread.gap_at = static_cast<int32_t>(python_outer_edge);
+    }
     for (Frame& frame : thread.frames) {
       if (frame.kind == "python") frame.source = sources.Get(frame.file, frame.line);
     }

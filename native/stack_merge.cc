@@ -22,7 +22,8 @@ bool IsEvalFunction(const std::string& function) {
 }
 
 std::vector<Frame> MergeStacks(const std::vector<ClassifiedNativeFrame>& native,
-                               const std::vector<RawPyFrame>& python) {
+                               const std::vector<RawPyFrame>& python,
+                               size_t* python_outer_edge) {
   std::vector<Frame> inner_first;
   inner_first.reserve(native.size() + python.size());
   size_t next_py = 0;
@@ -50,6 +51,12 @@ std::vector<Frame> MergeStacks(const std::vector<ClassifiedNativeFrame>& native,
   std::vector<Frame> leftovers;
   for (; next_py < python.size(); ++next_py) leftovers.push_back(PythonFrame(python[next_py]));
   inner_first.insert(inner_first.begin() + after_last_python, leftovers.begin(), leftovers.end());
+  if (python_outer_edge != nullptr) {
+    // Just past the outermost Python frame, inner first; the same place
+    // counted from the outer end is that frame's index in the result.
+    const size_t past_outermost = after_last_python + leftovers.size();
+    *python_outer_edge = python.empty() ? 0 : inner_first.size() - past_outermost;
+  }
   return std::vector<Frame>(inner_first.rbegin(), inner_first.rend());
 }
 

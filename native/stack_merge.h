@@ -34,8 +34,12 @@ struct ClassifiedNativeFrame {
 // Both inputs innermost first; the result outermost first, as reports list
 // frames. Python frames keep kind "python"; native frames get kind "native",
 // the symbol as function, the library as file and line -1.
+// `python_outer_edge`, when given, gets the index in the result of the
+// outermost Python frame placed (where frames dropped from a truncated Python
+// stack belong, just outside it); 0 when there is none.
 std::vector<Frame> MergeStacks(const std::vector<ClassifiedNativeFrame>& native,
-                               const std::vector<RawPyFrame>& python);
+                               const std::vector<RawPyFrame>& python,
+                               size_t* python_outer_edge = nullptr);
 
 // True for the object files that are the interpreter itself.
 bool IsInterpreterObject(const std::string& library);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -95,8 +96,13 @@ std::string RenderTextReport(const SampleReport& r) {
     if (t.is_loop) out += " [event loop]";
     if (t.status != "answered") fmt::format_to(it, " [not answered: {}]", OneLine(t.status));
     out += '\n';
-    if (t.truncated) out += "# (truncated: outermost frames not shown)\n";
-    for (const Frame& f : t.frames) {
+    // The gap marker where the dropped frames were (at the top for a model
+    // that does not say where).
+    const size_t gap = std::min(t.gap_at >= 0 ? static_cast<size_t>(t.gap_at) : 0, t.frames.size());
+    for (size_t k = 0; k <= t.frames.size(); ++k) {
+      if (t.truncated && k == gap) out += "# (truncated: frames not shown here)\n";
+      if (k == t.frames.size()) break;
+      const Frame& f = t.frames[k];
       if (f.kind == "native") {
         fmt::format_to(it, "Native: {} ({})\n", OneLine(f.function),
                        f.file.empty() ? "?" : OneLine(f.file));

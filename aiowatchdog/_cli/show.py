@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._profile_files import PROFILE_NAME, read_profile
 from .._report_files import (JSON_SUFFIX, REPORT_NAME, TEXT_SUFFIX, Report, ReportFormatError,
@@ -125,10 +125,17 @@ def _where(frame: Mapping[str, Any]) -> str:
     return f"{shorten_path(frame['file'])}:{line}"
 
 
+GAP = "    … frames not shown here (the stack is deeper than a report keeps) …"
+
+
 def render_stack(frames: Sequence[Mapping[str, Any]], style: Style,
-                 culprit: Any = None) -> List[str]:
+                 culprit: Any = None, gap_at: Optional[int] = None) -> List[str]:
+    """Outermost first; `gap_at`: the index of the frame just inside the
+    frames a truncated stack dropped, where the gap is marked."""
     lines = []
-    for frame in frames:
+    for index, frame in enumerate(frames):
+        if index == gap_at:
+            lines.append(style.dim(GAP))
         if frame["kind"] == "native":
             lines.append(style.dim(f"    [native] {frame['function']}  ({_where(frame)})"))
             continue
@@ -137,6 +144,8 @@ def render_stack(frames: Sequence[Mapping[str, Any]], style: Style,
         lines.append(f"  {marker}{name}  {style.dim(_where(frame))}")
         if frame["source"]:
             lines.append(f"        {frame['source']}")
+    if gap_at is not None and gap_at >= len(frames):
+        lines.append(style.dim(GAP))
     return lines
 
 
@@ -173,8 +182,8 @@ def render_report(report: Report, name: str, style: Style) -> str:
                    "(rate limit)")
     groups: Dict[Tuple, List[Mapping[str, Any]]] = {}
     for thread in sorted(report["threads"], key=lambda t: not t["is_loop"]):
-        key = (thread["is_loop"], tuple((f["kind"], f["file"], f["line"], f["function"])
-                                        for f in thread["frames"]))
+        key = (thread["is_loop"], thread["truncated"], thread.get("gap_at"),
+               tuple((f["kind"], f["file"], f["line"], f["function"]) for f in thread["frames"]))
         groups.setdefault(key, []).append(thread)
     for threads in groups.values():
         out.append("")
@@ -182,10 +191,9 @@ def render_report(report: Report, name: str, style: Style) -> str:
         if len(threads) > 1:
             others = ", ".join(repr(t["name"]) for t in threads[1:])
             out.append(style.dim(f"  and {len(threads) - 1} more with the same stack: {others}"))
-        if threads[0]["truncated"]:
-            out.append(style.dim("  (outermost frames not shown)"))
+        gap_at = threads[0].get("gap_at", 0 if threads[0]["truncated"] else None)
         out.extend(render_stack(threads[0]["frames"], style,
-                                culprit if threads[0]["is_loop"] else None))
+                                culprit if threads[0]["is_loop"] else None, gap_at))
     not_sampled = report["threads_not_sampled"] + report["other_threads"]
     if not_sampled:
         out.append("")

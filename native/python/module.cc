@@ -174,6 +174,7 @@ SampleReport ReportFromDict(const py::dict& d) {
     t.kernel_state = Bytes(td["kernel_state"], "kernel_state");
     if (td.contains("captured_by")) t.captured_by = Bytes(td["captured_by"], "captured_by");
     t.truncated = td["truncated"].cast<bool>();
+    if (td.contains("gap_at")) t.gap_at = td["gap_at"].cast<int32_t>();
     for (py::handle fh : td["frames"]) {
       py::dict fd = fh.cast<py::dict>();
       t.frames.push_back(Frame{Bytes(fd["kind"], "kind"), Bytes(fd["file"], "file"),

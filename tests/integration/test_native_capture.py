@@ -81,8 +81,17 @@ def test_recursion_400_deep_is_truncated_visibly_keeping_the_innermost(tmp_path)
     assert python[-1]["function"].endswith("recurse_then_sleep")
     assert python[-1]["source"] == "time.sleep(seconds)"
     assert 200 <= len(python) <= 256
+    # The gap is where the dropped frames were: outside the outermost
+    # recursion frame kept, inside the outer native frames kept (main, the
+    # task step), which must not read as the recursion's callers.
+    gap = loop["gap_at"]
+    assert all(f["kind"] == "native" for f in loop["frames"][:gap]), loop["frames"][:gap]
+    assert loop["frames"][gap]["function"].endswith("recurse_then_sleep"), loop["frames"][gap]
     txt = Path(report["path"][: -len(".json")] + ".txt").read_text()
-    assert "# (truncated: outermost frames not shown)" in txt
+    section = txt[txt.index("[event loop]"):].splitlines()
+    marker = section.index("# (truncated: frames not shown here)")
+    assert section[marker + 1].endswith("in recurse_then_sleep"), section[marker - 1:marker + 2]
+    assert not any("recurse_then_sleep" in line for line in section[:marker])
 
 
 def test_200_idle_threads_all_appear(tmp_path):

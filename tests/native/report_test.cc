@@ -121,6 +121,28 @@ TEST(TextReport, SaysWhatTheLoopThreadWasDoingInOneHeaderLine) {
             "# Loop thread: waiting in a syscall (evil)?# Episode: x)");
 }
 
+// A truncated stack's gap is marked where the dropped frames were, between
+// the outer native frames kept and the innermost Python frames.
+TEST(TextReport, MarksTheGapWhereTheDroppedFramesWere) {
+  SampleReport r = MakeReport();
+  ThreadReport& loop = r.threads[0];
+  loop.frames.insert(loop.frames.begin(), {Frame{"native", "/lib/libc.so.6", -1, "__libc_start_main", ""},
+                                           Frame{"native", "/ext/_asyncio.so", -1, "task_step", ""}});
+  loop.truncated = true;
+  loop.gap_at = 2;
+  const std::string text = RenderTextReport(r);
+  EXPECT_NE(text.find("Native: task_step (/ext/_asyncio.so)\n# (truncated: frames not shown here)\n"
+                      "File: \"/app/main.py\", line 20, in <module>\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(RenderJsonReport(r).find("\"truncated\": true, \"gap_at\": 2,"), std::string::npos);
+  loop.gap_at = -1;  // a model that does not say where: at the top
+  EXPECT_NE(RenderTextReport(r).find("[event loop]\n# (truncated: frames not shown here)\nNative: "
+                                     "__libc_start_main"),
+            std::string::npos);
+  EXPECT_EQ(RenderJsonReport(r).find("gap_at"), std::string::npos);
+}
+
 TEST(JsonQuote, EscapesAndRepairsUtf8) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
   EXPECT_EQ(JsonQuote("f\xc3\xbc"), "\"f\xc3\xbc\"");        // valid UTF-8 kept

@@ -81,5 +81,33 @@ TEST(StackMerge, KnowsTheInterpreter) {
   EXPECT_FALSE(IsEvalFunction("PyEval_EvalCode"));
 }
 
+// Where a truncated Python stack's dropped frames go: just outside the
+// outermost Python frame kept, inside the outer native frames kept (a deep
+// recursion under a task step must not read as called by the task step).
+TEST(StackMerge, ThePythonOuterEdgeIsJustOutsideTheOutermostPythonFrame) {
+  // 3.11+: one eval-loop call ran the kept frames (no entry frame among them:
+  // the walker stopped first); the task step and main are outside.
+  const std::vector<ClassifiedNativeFrame> native = {
+      Lib("clock_nanosleep", "/lib/libc.so.6"), Eval(), Lib("task_step", "/ext/_asyncio.so"),
+      Eval(), Interp("Py_RunMain"), Lib("__libc_start_main", "/lib/libc.so.6")};
+  const std::vector<RawPyFrame> python = {Py("recurse", false), Py("recurse", false)};
+  size_t edge = 99;
+  const std::vector<Frame> merged = MergeStacks(native, python, &edge);
+  EXPECT_EQ(Names(merged), (std::vector<std::string>{"N:__libc_start_main", "N:task_step",
+                                                     "P:recurse", "P:recurse", "N:clock_nanosleep"}));
+  EXPECT_EQ(edge, 2u);
+  // Leftovers (no eval frame for them) are the outermost Python frames.
+  const std::vector<ClassifiedNativeFrame> short_native = {Lib("poll", "/lib/libc.so.6"), Eval(),
+                                                           Lib("start_thread", "/lib/libc.so.6")};
+  const std::vector<RawPyFrame> three = {Py("inner", true), Py("middle", true), Py("outer", true)};
+  MergeStacks(short_native, three, &edge);
+  EXPECT_EQ(edge, 1u);  // start_thread, then outer
+  // No eval frame: the Python frames are outside everything.
+  MergeStacks({Lib("read", "/lib/libc.so.6")}, three, &edge);
+  EXPECT_EQ(edge, 0u);
+  MergeStacks(native, {}, &edge);
+  EXPECT_EQ(edge, 0u);
+}
+
 }  // namespace
 }  // namespace aiowatchdog

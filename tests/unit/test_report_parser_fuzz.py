@@ -156,7 +156,8 @@ TOKENS = [b"9" * 5000, b"-" + b"9" * 5000, b"[" * 50000, b"{\"a\":" * 50000, b"\
           b"\xed\xa0\x80", b"\x00", b"\r", b"\n\n", b"\"", b"\\", b"\\ud800", b"null", b"true",
           b"1e999", b"NaN", b"-1", b"{}", b"[]", b" of ", b" s", b"?", b"]", b"[event loop]",
           b"# ThreadID: ", b" name=", b" native=", b" state=", b"File: \"", b"Native: ", b"  ",
-          b"# (truncated: outermost frames not shown)", b"# Task: ", b", line ", b", in ",
+          b"# (truncated: outermost frames not shown)", b"# (truncated: frames not shown here)",
+          b"# Task: ", b", line ", b", in ",
           b"# Loop thread: ", b"on CPU", b" (CPU ", b"%, run queue ", b"starved, ",
           b"; garbage collector running",
           "\u2028".encode(), "\u0663".encode()]

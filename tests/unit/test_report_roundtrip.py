@@ -39,13 +39,16 @@ native_frames = st.builds(
             max_size=30).filter(lambda s: s != "?"))
 frames = st.one_of(python_frames, native_frames)
 
+# A truncated thread says where its gap is (any place among its frames).
 threads = st.builds(
-    lambda ident, native_id, name, is_loop, status, state, truncated, frames: {
+    lambda ident, native_id, name, is_loop, status, state, truncated, frames, gap: {
         "ident": ident, "native_id": native_id, "name": name, "is_loop": is_loop,
-        "status": status, "kernel_state": state, "truncated": truncated, "frames": frames},
+        "status": status, "kernel_state": state, "truncated": truncated,
+        **({"gap_at": min(gap, len(frames))} if truncated else {}), "frames": frames},
     u64, st.integers(1, 2**31), st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
     st.booleans(), st.sampled_from(["answered", "no answer", "signals blocked"]),
-    st.sampled_from(["", "R", "S", "D"]), st.booleans(), st.lists(frames, max_size=6))
+    st.sampled_from(["", "R", "S", "D"]), st.booleans(), st.lists(frames, max_size=6),
+    st.integers(0, 6))
 
 tasks = st.one_of(st.none(), st.builds(
     lambda coroutine, file, line: {"coroutine": coroutine, "file": file, "line": line},
@@ -188,3 +191,45 @@ def test_bad_loop_thread_lines_are_format_errors(line):
 def test_truncated_report_is_a_format_error():
     with pytest.raises(ReportFormatError):
         parse_text_report("# aiowatchdog hang report (schema 1)\n# Episode: x\n")
+
+
+def _truncated_model(gap_at=None):
+    frames = [{"kind": "native", "file": "/lib/libc.so.6", "line": None,
+               "function": "__libc_start_main", "source": ""},
+              {"kind": "python", "file": "/app.py", "line": 3, "function": "recurse", "source": ""}]
+    thread = {"ident": 1, "native_id": 1, "name": "MainThread", "is_loop": True,
+              "status": "answered", "kernel_state": "S", "truncated": True, "frames": frames}
+    if gap_at is not None:
+        thread["gap_at"] = gap_at
+    return {"schema": "aiowatchdog.report", "schema_version": 1, "episode": "e", "sample": 0,
+            "samples": 1, "blocked_s": 1.0, "interval_s": 0.25, "sample_interval_s": 1.0,
+            "pid": 1, "python": "x", "captured_at": "t", "captured_unix_ns": 0, "task": None,
+            "other_threads": 0, "threads_not_sampled": 0, "suppressed_episodes": 0,
+            "capture_ms": 1.0, "loop_pause_ms": 0.1, "threads": [thread]}
+
+
+def test_a_gap_is_read_back_where_it_was_written():
+    text = _native.render_text_report(_truncated_model(1)).decode()
+    assert "__libc_start_main (/lib/libc.so.6)\n# (truncated: frames not shown here)\nFile:" in text
+    assert parse_text_report(text)["threads"][0]["gap_at"] == 1
+    assert parse_json_report(_native.render_json_report(_truncated_model(1)).decode()
+                             )["threads"][0]["gap_at"] == 1
+    # An earlier writer's marker, always at the top: the gap outside everything.
+    old = text.replace("# (truncated: frames not shown here)\n", "").replace(
+        "[event loop]\n", "[event loop]\n# (truncated: outermost frames not shown)\n")
+    assert parse_text_report(old)["threads"][0]["gap_at"] == 0
+
+
+@pytest.mark.parametrize("gap_at", [-1, 3, "1", 1.0, None, True])
+def test_a_gap_outside_the_frames_is_a_format_error(gap_at):
+    document = json.loads(_native.render_json_report(_truncated_model(1)))
+    document["threads"][0]["gap_at"] = gap_at
+    with pytest.raises(ReportFormatError, match="gap_at"):
+        parse_json_report(json.dumps(document))
+
+
+def test_a_second_gap_marker_is_a_format_error():
+    text = _native.render_text_report(_truncated_model(1)).decode()
+    doubled = text.replace("File:", "# (truncated: frames not shown here)\nFile:")
+    with pytest.raises(ReportFormatError, match="second gap marker"):
+        parse_text_report(doubled)
