@@ -102,6 +102,8 @@ def check_report_directory(path: Union[str, bytes]) -> None:
     it without the sticky bit (the check Watchdog.start() makes)."""
 def publish_thread_names(rows: List[Tuple[int, int, Union[str, bytes]]]) -> None:
     """(native id, threading ident, name) for every thread."""
+def note_thread_name(native_id: int, ident: int, name: Union[str, bytes]) -> None:
+    """One thread just started: added, or renamed; the others kept."""
 
 def render_text_report(report: Dict[str, Any]) -> bytes:
     """A report dict as _report_files parses it (key "loop_activity" optional)."""

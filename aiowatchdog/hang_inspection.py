@@ -26,7 +26,7 @@ import weakref
 from types import TracebackType
 from typing import Optional, Set, Type, Union
 
-from . import _exec_fence, _gc_phase, _native
+from . import _exec_fence, _gc_phase, _native, _thread_starts
 from ._chores import log_episodes, publish_thread_names
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
@@ -96,6 +96,7 @@ class Dumper:
     def _start(self) -> None:
         _native.install_capture_handler(self.options.signal)
         _exec_fence.install()
+        _thread_starts.install()
         publish_thread_names()
         self._watchdog.start()
         self._probe.start()

@@ -39,6 +39,12 @@ void PublishThreadNames(std::vector<NamedThread> threads) {
   Names().swap(fresh);
 }
 
+void NoteThreadName(const NamedThread& thread) {
+  std::string name = EscapeInvalidUtf8(thread.name);
+  absl::MutexLock lock(&g_mu);
+  Names()[thread.native_id] = std::move(name);
+}
+
 // Runs in a forked child's pthread_atfork handler: async-signal-safe only.
 // Re-initialising the mutex is a constant initialisation (stores); the table
 // is replaced on first use (Names sees another pid).

@@ -1,7 +1,8 @@
 // Thread names as `threading` knows them, for reports written without the
 // GIL. The Python side publishes (native id, ident, name) triples now and then
-// (at start and from the heartbeat, at most once a second); the watchdog
-// thread looks them up when it writes. A thread named after the last update
+// (at start and from the heartbeat, at most once a second), and notes each
+// thread started by threading.Thread.start as it starts; the watchdog thread
+// looks them up when it writes. A thread named after the last update
 // shows its kernel name instead. Process-wide and thread-safe; not for signal
 // context.
 #ifndef AIOWATCHDOG_THREAD_NAMES_H_
@@ -26,6 +27,10 @@ struct NamedThread {
 // arrives encoded with surrogateescape); ones that are not UTF-8 are kept
 // escaped ("\xNN", utf8_text.h).
 void PublishThreadNames(std::vector<NamedThread> threads);
+
+// Adds or renames one thread, keeping the others: a thread just started,
+// told by the thread that started it (aiowatchdog/_thread_starts.py).
+void NoteThreadName(const NamedThread& thread);
 
 std::optional<std::string> LookUpThreadName(int64_t native_id);
 

@@ -368,6 +368,10 @@ PYBIND11_MODULE(_native, m) {
     PublishThreadNames(std::move(threads));
   }, py::arg("rows"));
 
+  m.def("note_thread_name", [](int64_t native_id, uint64_t ident, const py::object& name) {
+    NoteThreadName({native_id, ident, Bytes(name, "thread name")});
+  }, py::arg("native_id"), py::arg("ident"), py::arg("name"));
+
   m.def("render_text_report", [](const py::dict& d) { return py::bytes(RenderTextReport(ReportFromDict(d))); });
   m.def("render_json_report", [](const py::dict& d) { return py::bytes(RenderJsonReport(ReportFromDict(d))); });
   m.attr("CHORE_FINISHED_EPISODES") = Watchdog::kFinishedEpisodes;

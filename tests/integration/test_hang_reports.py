@@ -94,12 +94,13 @@ def test_lock_held_elsewhere_gives_three_samples_a_second_apart(tmp_path):
     for report in reports:
         assert during(report, run)
         assert any(f.endswith("waits_for_held_lock") for f in loop_functions(report))
-        # The holder starts in the step that then blocks, so no heartbeat
-        # published its name (README, limitations); its frames show it.
+        # The holder starts in the step that then blocks: no refresh from the
+        # loop's thread names it, its own start() does (_thread_starts.py).
         holder = [t for t in report["threads"]
                   if any(f["function"].endswith("lock_holder_thread") for f in t["frames"])]
         assert len(holder) == 1, "the thread holding the lock has its own section"
         assert not holder[0]["is_loop"] and holder[0]["native_id"] > 0
+        assert holder[0]["name"] == "lock-holder", holder[0]["name"]
 
 
 def test_two_hangs_are_two_episodes(tmp_path):
