@@ -640,6 +640,12 @@ std::vector<pid_t> ThreadsToSample(pid_t first) {
   return tids;
 }
 
+// What /proc said of the thread, read before its capture.
+void NoteTaskInfo(const KernelTaskInfo& info, RawThreadCapture* capture) {
+  capture->kernel_state = info.state;
+  capture->comm = info.comm;
+}
+
 }  // namespace
 
 // Runs in a forked child, as a pthread_atfork handler, which may only do what
@@ -778,7 +784,13 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
     // Looked at again under the lock: a thread fenced for an exec since the
     // list was made (FenceThisThreadForExec) must not get a signal now.
     if (IsSkipped(tid)) continue;
+    // Its kernel state before anything of ours touches it: a capture signal
+    // wakes a thread blocked in the kernel, and read afterwards it would show
+    // running (R) where it was waiting (S, D).
+    const std::optional<KernelTaskInfo> info =
+        tid == request.first && first_info ? first_info : ReadTaskInfo(tid);
     if (std::optional<RawThreadCapture> outside = CaptureFromOutside(tid, request.native, &why_not)) {
+      if (info) NoteTaskInfo(*info, &*outside);
       result.threads.push_back(std::move(*outside));
       continue;
     }
@@ -788,17 +800,10 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
     if (result.threads.empty() && !why_not.empty()) result.started_unix_ns = UnixNowNs();
     RawThreadCapture capture = CaptureOne(tid, signo, request.answer_timeout_ns, request.native);
     capture.captured_by = !why_not.empty() ? why_not : remote ? "signal" : "";
+    if (info) NoteTaskInfo(*info, &capture);  // none: exited, state stays unknown
     result.threads.push_back(std::move(capture));
   }
   result.duration_ns = MonotonicNs() - start_ns;
-  for (RawThreadCapture& capture : result.threads) {
-    if (capture.outcome == RawThreadCapture::Outcome::kGone) continue;
-    const std::optional<KernelTaskInfo> info =
-        capture.tid == request.first && first_info ? first_info : ReadTaskInfo(capture.tid);
-    if (!info) continue;  // exited since: state stays unknown
-    capture.kernel_state = info->state;
-    capture.comm = info->comm;
-  }
   return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "clock.h"
 #include "fake_walker.h"
+#include "proc_task.h"
 #include "symbolizer.h"
 
 namespace aiowatchdog {
@@ -115,6 +117,38 @@ TEST(Capture, ABlockingThreadIsReportedWithoutWaiting) {
   // Three 50 ms timeouts would take 150 ms; the SigBlk check after 1 ms
   // without an answer (then 2 ms of re-reads per thread) avoids them.
   EXPECT_LT(took, std::chrono::milliseconds(140));
+}
+
+// A thread's state is the one it had before the capture touched it. This one
+// waits in select(), which a signal always cuts short (as bare libc calls in
+// real code are), and then computes: read after its signal, it would show R.
+TEST(Capture, AThreadsStateIsReadBeforeItsSignalWakesIt) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    tid = Tid();
+    timeval ten_seconds{10, 0};
+    select(0, nullptr, nullptr, nullptr, &ten_seconds);
+    while (!stop.load()) {
+    }
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  for (int i = 0; i < 2000; ++i) {
+    const std::optional<KernelTaskInfo> info = ReadTaskInfo(tid.load());
+    if (info && info->state == 'S') break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const auto captures = CaptureAll();
+  const RawThreadCapture* c = Find(captures, tid.load());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->outcome, RawThreadCapture::Outcome::kAnswered);
+  EXPECT_EQ(c->kernel_state, 'S') << "read after the signal woke it";
+  const std::optional<KernelTaskInfo> now = ReadTaskInfo(tid.load());
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->state, 'R') << "the signal did end its wait (the test's premise)";
+  stop.store(true);
+  waiter.join();
 }
 
 // Queued signals of this user (SigQ's first number in /proc/self/status).
