@@ -103,6 +103,20 @@ def test_lock_held_elsewhere_gives_three_samples_a_second_apart(tmp_path):
         assert holder[0]["name"] == "lock-holder", holder[0]["name"]
 
 
+def test_threads_waiting_in_the_kernel_show_their_state_and_name(tmp_path):
+    # 20 threads in wait4, started in the step that blocks: each capture reads
+    # a thread's state before its signal (or read from outside) could wake it.
+    run = run_program("hang_program.py", str(tmp_path), "child_waiters", "--block", "2.3")
+    assert_clean_exit(run)
+    reports = [r for r in run.reports() if during(r, run)]
+    assert len(reports) >= 2
+    for report in reports:
+        waiters = [t for t in report["threads"] if t["name"].startswith("waiter-")]
+        assert sorted(t["name"] for t in waiters) == sorted(f"waiter-{i}" for i in range(20))
+        states = {t["name"]: t["kernel_state"] for t in waiters}
+        assert set(states.values()) == {"S"}, states
+
+
 def test_two_hangs_are_two_episodes(tmp_path):
     run = run_program("hang_program.py", str(tmp_path), "two_hangs", "--block", "0.8")
     assert_clean_exit(run)

@@ -109,8 +109,36 @@ async def deep_recursion(seconds):
     recurse_then_sleep(400, seconds)
 
 
+async def waits_for_child_beside_waiters(seconds):
+    """20 threads started in this step, each waiting for a child process in
+    os.waitpid (wait4), while the loop itself waits for them to start and
+    then sleeps: the threads are blocked in the kernel at every capture."""
+    import os
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    started = threading.Barrier(21)
+
+    def waiter():
+        started.wait()
+        try:
+            os.waitpid(child.pid, 0)
+        except ChildProcessError:  # reaped by another waiter
+            pass
+
+    waiters = [threading.Thread(target=waiter, name=f"waiter-{i}") for i in range(20)]
+    for thread in waiters:
+        thread.start()
+    started.wait()
+    time.sleep(seconds)
+    child.kill()
+    for thread in waiters:
+        thread.join()
+
+
 BLOCKS = {
     "sleep_in_coroutine": sleep_in_coroutine,
+    "child_waiters": waits_for_child_beside_waiters,
     "plain_function": calls_plain_function,
     "cpu_bound": runs_cpu_bound,
     "lock_held": waits_for_held_lock,
