@@ -45,7 +45,10 @@ def describe_activity(activity: dict) -> str:
 def format_episode(episode: dict) -> str:
     """The recovery WARNING's text for one finished episode."""
     verb = "was blocked" if episode["recovered"] else "had been blocked (still, at stop)"
-    lines = [f"event loop {verb} for {episode['blocked_s']:.3f} s (episode {episode['episode_id']})"]
+    low = episode.get("blocked_min_s")  # a range: the probe saw the loop only now and then
+    span = (f"{episode['blocked_s']:.3f} s" if low is None
+            else f"{low:.3f} to {episode['blocked_s']:.3f} s")
+    lines = [f"event loop {verb} for {span} (episode {episode['episode_id']})"]
     if episode.get("activity"):
         lines.append("loop thread: " + describe_activity(episode["activity"]))
     if episode["loop_frames"]:

@@ -122,6 +122,9 @@ class HeartbeatProbe(_Probe):
         self._handle: Optional[asyncio.TimerHandle] = None
 
     def _install(self) -> None:
+        # A block begins up to a period after the last beat: its length is
+        # known within a period (reports and the WARNING say the range).
+        self._watchdog.set_stamp_uncertainty(self._period)
         self._handle = self._loop.call_later(self._period, self._beat)
 
     def _beat(self) -> None:

@@ -33,6 +33,8 @@ class Watchdog:
         writable by, another user. write_reports=False: in memory (aiowatchdog.watch and friends): no
         file, no rate limit; episodes only through take_finished/sample_since."""
     def start(self) -> None: ...
+    def set_stamp_uncertainty(self, seconds: float) -> None:
+        """The probe sees the loop only every `seconds`: blocks are a range."""
     def touch(self, idle: bool) -> int:
         """The loop became busy or idle; returns the chores due (CHORE_* bits)."""
     def take_finished(self) -> List[Dict[str, Any]]:

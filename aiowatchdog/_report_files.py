@@ -120,6 +120,19 @@ def _seconds(text: str, what: str) -> float:
     return _float(text[:-2], what)
 
 
+def _blocked_for(text: str) -> Dict[str, float]:
+    """ "0.250 s", or "0.125 to 0.250 s" when the probe's stamps are not exact
+    (a heartbeat's): blocked_s is the upper end, blocked_min_s the lower."""
+    low, to, high = text.partition(" to ")
+    if not to:
+        return {"blocked_s": _seconds(text, "Blocked for field")}
+    bounds = {"blocked_min_s": _float(low, "Blocked for field"),
+              "blocked_s": _seconds(high, "Blocked for field")}
+    if bounds["blocked_min_s"] > bounds["blocked_s"]:
+        raise ReportFormatError(f"bad Blocked for field {_brief(text)}: its lower end is higher")
+    return bounds
+
+
 def parse_text_report(text: str) -> Report:
     """Parses a text report into the JSON model (captured_unix_ns is None:
     the text file does not carry it)."""
@@ -212,7 +225,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
         "episode": header["Episode"],
         "sample": sample_index,
         "samples": _int(samples, "Sample field"),
-        "blocked_s": _seconds(header["Blocked for"], "Blocked for field"),
+        **_blocked_for(header["Blocked for"]),
         "interval_s": _seconds(header["Interval"], "Interval field"),
         "sample_interval_s": _seconds(header["Sample interval"], "Sample interval field"),
         "pid": _int(header["PID"], "PID field"),
@@ -378,6 +391,11 @@ def parse_json_report(text: str) -> Report:
     report.setdefault("suppressed_episodes", 0)  # added within schema 1
     report.setdefault("loop_activity", None)  # added within schema 1
     _check_fields(report, _JSON_FIELDS, "report")
+    if "blocked_min_s" in report:  # only when not exact, added within schema 1
+        low = report["blocked_min_s"]
+        if not (_is_duration(low) and low <= report["blocked_s"]):
+            raise ReportFormatError("report.blocked_min_s must be a finite number from 0 to "
+                                    f"blocked_s, got {_brief(low)}")
     if report["task"] is not None:
         _check_fields(report["task"], _JSON_TASK_FIELDS, "task")
     if report["loop_activity"] is not None:

@@ -65,6 +65,7 @@ std::string RenderJsonReport(const SampleReport& r) {
                  r.blocked_s, r.interval_s, r.sample_interval_s, r.pid,
                  JsonQuote(r.python_version), JsonQuote(r.captured_local), r.captured_unix_ns,
                  r.capture_ms, r.loop_pause_ms);
+  if (r.blocked_min_s >= 0) fmt::format_to(it, "  \"blocked_min_s\": {:.6f},\n", r.blocked_min_s);
   if (r.task) {
     fmt::format_to(it, "  \"task\": {{\"coroutine\": {}, \"file\": {}, \"line\": {}}},\n",
                    JsonQuote(r.task->coroutine), JsonQuote(r.task->file),

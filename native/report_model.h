@@ -69,6 +69,9 @@ struct SampleReport {
   int32_t sample_index = 0;
   int32_t samples = 0;            // samples planned per episode
   double blocked_s = 0;           // no heartbeat for this long at capture
+  // Its lower bound when the probe sees the loop only now and then (uvloop's
+  // heartbeat: the block began up to a period after the last beat); -1: exact.
+  double blocked_min_s = -1;
   double interval_s = 0;
   double sample_interval_s = 0;
   int64_t pid = 0;

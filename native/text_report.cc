@@ -64,7 +64,12 @@ std::string RenderTextReport(const SampleReport& r) {
   fmt::format_to(it, "# Episode: {}\n", OneLine(r.episode_id));
   // Counted from 1, as `aiowatchdog show` says it (the JSON's "sample" is the index).
   fmt::format_to(it, "# Sample: {} of {}\n", int64_t{r.sample_index} + 1, r.samples);
-  fmt::format_to(it, "# Blocked for: {:.3f} s\n", r.blocked_s);
+  // A range when the probe's stamps are not exact (report_model.h).
+  if (r.blocked_min_s >= 0) {
+    fmt::format_to(it, "# Blocked for: {:.3f} to {:.3f} s\n", r.blocked_min_s, r.blocked_s);
+  } else {
+    fmt::format_to(it, "# Blocked for: {:.3f} s\n", r.blocked_s);
+  }
   fmt::format_to(it, "# Interval: {:.3f} s\n", r.interval_s);
   fmt::format_to(it, "# Sample interval: {:.3f} s\n", r.sample_interval_s);
   fmt::format_to(it, "# PID: {}\n", r.pid);

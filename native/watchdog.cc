@@ -331,6 +331,7 @@ void Watchdog::TakeSample(const Decision& decision) {
   header.sample_index = decision.sample_index;
   header.samples = options_.samples;
   header.blocked_s = decision.blocked_ns / 1e9;
+  header.blocked_min_s = BlockedAtLeast(decision.blocked_ns);
   header.interval_s = options_.interval_ns / 1e9;
   header.sample_interval_s = options_.sample_interval_ns / 1e9;
   header.pid = getpid();
@@ -438,6 +439,12 @@ void Watchdog::WritePendingProfile() {
   }
 }
 
+double Watchdog::BlockedAtLeast(int64_t blocked_ns) const {
+  const int64_t uncertainty_ns = stamp_uncertainty_ns_.load();
+  if (uncertainty_ns <= 0) return -1;
+  return std::max<int64_t>(0, blocked_ns - uncertainty_ns) / 1e9;
+}
+
 // Watchdog thread, mu_ held.
 void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   in_episode_.store(false, std::memory_order_seq_cst);
@@ -451,6 +458,7 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   // episode is not blocked time (sections before it moved its start).
   const int64_t allowed_ns = ReadAllowedSection(loop_tid_.load()).total_ns - allowed_ns_at_start_;
   current_.blocked_s = std::max<int64_t>(0, blocked_ns - allowed_ns) / 1e9;
+  current_.blocked_min_s = BlockedAtLeast(std::max<int64_t>(0, blocked_ns - allowed_ns));
   current_.recovered = recovered;
   // Sample 0 named the files; without it (discarded: the loop had already
   // moved) the episode has no report for the profile to sit beside.

@@ -57,6 +57,7 @@ namespace aiowatchdog {
 struct FinishedEpisode {
   std::string episode_id;
   double blocked_s = 0;                  // whole hang (recovered) or so far
+  double blocked_min_s = -1;             // its lower bound when not exact; -1: exact
   bool recovered = true;                 // false: the watchdog stopped first
   std::vector<std::string> report_paths; // text files, sample order
   std::vector<Frame> loop_frames;        // loop thread, sample 0, innermost first
@@ -96,6 +97,12 @@ class Watchdog {
   // Lock-free unless the watchdog is parked or waiting for a recovery.
   int Touch(bool idle);
 
+  // How late a stamp may be: a probe that sees the loop only every `ns` (a
+  // heartbeat) stamps a block's start up to that much before it began, so a
+  // block's length is known within [blocked - ns, blocked]. 0 (the default):
+  // stamped at the transition itself.
+  void SetStampUncertainty(int64_t ns) { stamp_uncertainty_ns_.store(ns); }
+
   bool HasFinished() const { return has_finished_.load(std::memory_order_acquire); }
   std::vector<FinishedEpisode> TakeFinished();
 
@@ -123,6 +130,9 @@ class Watchdog {
   void Run();
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
+  // The lower bound of a block measured as `blocked_ns` (seconds), or -1
+  // when the stamps are exact (SetStampUncertainty).
+  double BlockedAtLeast(int64_t blocked_ns) const;
   void WriteSample(const SampleReport& report);
   void TakeProfileSample();
   // Writes the profile EndEpisode left in pending_profile_, if any. mu_ not held.
@@ -155,6 +165,7 @@ class Watchdog {
   // the episode's shares end there and not when the watchdog, perhaps busy
   // symbolizing, gets to EndEpisode. 0: none yet. Reset by EndEpisode.
   std::atomic<int64_t> recovered_at_ns_{0};
+  std::atomic<int64_t> stamp_uncertainty_ns_{0};  // SetStampUncertainty
   std::atomic<int64_t> recovered_cpu_ns_{-1};
   std::atomic<bool> parked_{false};       // the watchdog waits for a transition
   int64_t next_housekeeping_ns_ = 0;      // loop thread only

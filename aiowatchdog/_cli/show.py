@@ -99,7 +99,7 @@ def disagreements(text: Report, json_report: Report) -> List[str]:
         if key == "loop_activity" and isinstance(a, dict) and isinstance(b, dict):
             same = all(_close(a.get(k), b.get(k), 0.0051) for k in set(a) | set(b))
         else:
-            same = _close(a, b, 0.0006 if key == "blocked_s" else 0.0)
+            same = _close(a, b, 0.0006 if key in ("blocked_s", "blocked_min_s") else 0.0)
         if not same:
             found.append(key)
     return found
@@ -149,6 +149,12 @@ def render_stack(frames: Sequence[Mapping[str, Any]], style: Style,
     return lines
 
 
+def _blocked(report: Report) -> str:
+    low = report.get("blocked_min_s")  # a heartbeat probe's range
+    return seconds(report["blocked_s"]) if low is None else (
+        f"{seconds(low)} to {seconds(report['blocked_s'])}")
+
+
 def _thread_title(thread: Mapping[str, Any]) -> str:
     state = f", {thread['kernel_state']}" if thread["kernel_state"] else ""
     title = f"Thread {thread['name']!r} (native {thread['native_id']}{state})"
@@ -164,7 +170,7 @@ def render_report(report: Report, name: str, style: Style) -> str:
     culprit = blame(loop["frames"]) if loop else None
     out = [style.bold(f"Hang report {name}"),
            f"  episode  {report['episode']}, sample {report['sample'] + 1} of {report['samples']}",
-           f"  blocked  {seconds(report['blocked_s'])} (interval {seconds(report['interval_s'])})"]
+           f"  blocked  {_blocked(report)} (interval {seconds(report['interval_s'])})"]
     captured = report["captured_at"].replace("T", " ")[:19] + "Z" \
         if report["captured_at"].endswith("+0000") else report["captured_at"]
     out.append(f"  captured {captured} in {report['capture_ms']:.2f} ms; "

@@ -101,6 +101,7 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
   py::dict d;
   d["episode_id"] = Text(e.episode_id);
   d["blocked_s"] = e.blocked_s;
+  d["blocked_min_s"] = e.blocked_min_s >= 0 ? py::object(py::float_(e.blocked_min_s)) : py::none();
   d["recovered"] = e.recovered;
   py::list paths;
   for (const std::string& path : e.report_paths) paths.append(FsPath(path));
@@ -140,6 +141,7 @@ SampleReport ReportFromDict(const py::dict& d) {
   r.sample_index = d["sample"].cast<int32_t>();
   r.samples = d["samples"].cast<int32_t>();
   r.blocked_s = d["blocked_s"].cast<double>();
+  if (d.contains("blocked_min_s")) r.blocked_min_s = d["blocked_min_s"].cast<double>();
   r.interval_s = d["interval_s"].cast<double>();
   r.sample_interval_s = d["sample_interval_s"].cast<double>();
   r.pid = d["pid"].cast<int64_t>();
@@ -286,6 +288,9 @@ PYBIND11_MODULE(_native, m) {
            py::arg("write_reports") = true, py::arg("profile_hz") = 0.0,
            py::arg("file_mode") = 0600, py::arg("dir_mode") = 0700)
       .def("start", [](Watchdog& w) { ThrowIfError(w.Start()); })
+      .def("set_stamp_uncertainty", [](Watchdog& w, double seconds) {
+             w.SetStampUncertainty(static_cast<int64_t>(seconds * 1e9));
+           }, py::arg("seconds"))
       .def("touch", &Watchdog::Touch, py::arg("idle"),
            "The loop became busy (idle=False) or idle; returns the chores due (bit mask).")
       .def("take_finished", [](Watchdog& w) {

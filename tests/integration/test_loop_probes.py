@@ -5,6 +5,7 @@ watchdog is parked is still caught on time."""
 from __future__ import annotations
 
 import asyncio
+import re
 import selectors
 
 import pytest
@@ -27,10 +28,21 @@ def test_uvloop_hangs_are_caught_and_named(tmp_path, scenario, function):
     assert run.returncode == 0, run.stderr
     reports = run.reports()
     assert [r["sample"] for r in reports] == [0, 1]
+    start, end = run.event("block_start")["t_ns"], run.event("block_end")["t_ns"]
     for report in reports:
-        start, end = run.event("block_start")["t_ns"], run.event("block_end")["t_ns"]
         assert start <= report["captured_unix_ns"] <= end
         assert any(f.endswith(function) for f in loop_functions(report))
+        # The heartbeat sees the loop every interval/2: the block's length so
+        # far is a range, and the real one (from block_start, printed just
+        # before it began) is in it; the capture comes a little after the
+        # decision the range was measured at.
+        so_far = (report["captured_unix_ns"] - start) / 1e9
+        assert report["blocked_s"] - report["blocked_min_s"] == pytest.approx(0.125, abs=0.002)
+        assert report["blocked_min_s"] <= so_far <= report["blocked_s"] + 0.2, (so_far, report)
+    # The WARNING's range holds the whole block too.
+    low, high = map(float, re.search(r"event loop was blocked for (\d+\.\d+) to (\d+\.\d+) s",
+                                     run.stderr).groups())
+    assert low <= (end - start) / 1e9 + 0.005 and high >= (end - start) / 1e9 - 0.02, run.stderr
     done = run.event("done")
     assert done["threads_after"] == done["threads_before"]
 
@@ -46,6 +58,7 @@ def test_a_hang_after_a_long_idle_spell_is_caught_on_time(tmp_path):
     # The iteration began a little before the program printed block_start
     # (in the same iteration), hence the 10 ms below the interval.
     assert 0.24 <= (report["captured_unix_ns"] - start) / 1e9 < 0.25 + 0.2
+    assert "blocked_min_s" not in report, "the selector probe's stamps are exact"
     assert any(f.endswith("sleep_in_coroutine") for f in loop_functions(report))
 
 

@@ -67,17 +67,19 @@ activities = st.one_of(st.none(), st.builds(
 
 reports = st.builds(
     lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
-    task, activity, other, not_sampled, suppressed, capture_ms, pause_ms, threads: {
+    task, activity, other, not_sampled, suppressed, capture_ms, pause_ms, threads, low: {
         "schema": "aiowatchdog.report", "schema_version": 1, "episode": episode,
         "sample": sample, "samples": samples, "blocked_s": blocked, "interval_s": interval,
         "sample_interval_s": sample_interval, "pid": pid, "python": python, "captured_at": at,
         "captured_unix_ns": ns, "task": task, "loop_activity": activity, "other_threads": other,
         "threads_not_sampled": not_sampled, "suppressed_episodes": suppressed,
-        "capture_ms": capture_ms, "loop_pause_ms": pause_ms, "threads": threads},
+        "capture_ms": capture_ms, "loop_pause_ms": pause_ms, "threads": threads,
+        # A heartbeat probe's range: its lower end, a fraction of blocked_s.
+        **({} if low is None else {"blocked_min_s": blocked * low})},
     stripped.filter(bool), st.integers(0, 999), st.integers(1, 1000), seconds, seconds, seconds,
     st.integers(1, 2**31), stripped, stripped, st.integers(0, 2**62), tasks, activities,
     st.integers(0, 999), st.integers(0, 999), st.integers(0, 2**40), seconds, seconds,
-    st.lists(threads, max_size=4))
+    st.lists(threads, max_size=4), st.one_of(st.none(), st.floats(0, 1)))
 
 FLOATS = {"blocked_s": None, "interval_s": None, "sample_interval_s": None,
           "capture_ms": 3, "loop_pause_ms": 3}  # decimal places written, None: per format
@@ -91,7 +93,11 @@ def assert_same(parsed, model, places):
     for key, fixed in FLOATS.items():
         tolerance = 0.51 * 10**-(fixed or places)
         assert math.isclose(parsed[key], model[key], abs_tol=tolerance), key
-    strip = lambda r: {k: v for k, v in r.items() if k not in FLOATS and k != "loop_activity"}
+    assert ("blocked_min_s" in parsed) == ("blocked_min_s" in model)
+    if "blocked_min_s" in model:
+        assert math.isclose(parsed["blocked_min_s"], model["blocked_min_s"], abs_tol=0.51 * 10**-places)
+    strip = lambda r: {k: v for k, v in r.items()
+                       if k not in FLOATS and k not in ("loop_activity", "blocked_min_s")}
     assert strip(parsed) == strip(model)
     activity, expected = parsed["loop_activity"], model["loop_activity"]
     assert (activity is None) == (expected is None)
