@@ -12,8 +12,10 @@ exits non-zero only when something broke (a child crashed, no report came).
 
     python3 tools/bench_watchdog.py [--quick] [--json FILE]
 
-The children are this same file run with `--child ...`; they import the
-package from the repository this file lives in.
+The children are this same file run with `--child ...`, by the same
+interpreter: they import the package it has installed (a venv's wheel, or an
+editable install of the tree). tools/test.sh leaves a venv per interpreter in
+build/testenv/; for sid's, run it inside the root (tools/sid_root.sh --enter).
 """
 from __future__ import annotations
 
@@ -273,11 +275,11 @@ class BenchError(Exception):
 
 
 def run_child(*child_args: str) -> Dict[str, Any]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    # The package as this interpreter imports it: a venv's installed wheel, or
+    # an editable install of the tree (the tree alone has no extension).
     cmd = [sys.executable, os.path.abspath(__file__), "--child", *child_args]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise BenchError(f"child timed out: {' '.join(child_args)}") from None
     lines = proc.stdout.strip().splitlines()
