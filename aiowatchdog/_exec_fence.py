@@ -16,13 +16,10 @@ pending signals.
 
 import functools
 import os
-import threading
 from typing import Any, Callable
 
 from . import _native
-
-_lock = threading.Lock()
-_installed = False
+from ._wrap_once import wrap_once
 
 
 def _fenced(exec_function: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,18 +31,10 @@ def _fenced(exec_function: Callable[..., Any]) -> Callable[..., Any]:
         finally:  # reached only when the exec failed
             _native.unfence_thread()
 
-    fenced.__aiowatchdog_unfenced__ = exec_function  # type: ignore[attr-defined]
     return fenced
 
 
 def install() -> None:
     """Wraps os.execv and os.execve once per process (idempotent)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        for name in ("execv", "execve"):
-            current = getattr(os, name)
-            if not hasattr(current, "__aiowatchdog_unfenced__"):
-                setattr(os, name, _fenced(current))
-        _installed = True
+    for name in ("execv", "execve"):
+        wrap_once(os, name, _fenced, "__aiowatchdog_unfenced__")

@@ -20,9 +20,7 @@ import threading
 from typing import Any
 
 from . import _native
-
-_lock = threading.Lock()
-_installed = False
+from ._wrap_once import wrap_once
 
 
 def _noting(start: Any) -> Any:
@@ -35,17 +33,9 @@ def _noting(start: Any) -> Any:
             pass
         return result
 
-    start_and_note.__aiowatchdog_original__ = start  # type: ignore[attr-defined]
     return start_and_note
 
 
 def install() -> None:
     """Wraps threading.Thread.start once per process (idempotent)."""
-    global _installed
-    with _lock:
-        if _installed:
-            return
-        current = threading.Thread.start
-        if not hasattr(current, "__aiowatchdog_original__"):
-            threading.Thread.start = _noting(current)  # type: ignore[method-assign]
-        _installed = True
+    wrap_once(threading.Thread, "start", _noting, "__aiowatchdog_original__")
