@@ -14,6 +14,8 @@
 #include <cstring>
 #include <limits>
 
+#include "dir_stream.h"
+
 namespace aiowatchdog {
 namespace {
 
@@ -137,14 +139,13 @@ SchedSnapshot ReadSchedSnapshot(pid_t tid) {
 
 std::vector<pid_t> ListTaskIds() {
   std::vector<pid_t> ids;
-  DIR* dir = opendir("/proc/self/task");
+  DirStream dir(opendir("/proc/self/task"));
   if (dir == nullptr) return ids;
-  while (const dirent* entry = readdir(dir)) {
+  while (const dirent* entry = readdir(dir.get())) {
     char* end = nullptr;
     const long tid = std::strtol(entry->d_name, &end, 10);
     if (end != entry->d_name && *end == '\0' && tid > 0) ids.push_back(static_cast<pid_t>(tid));
   }
-  closedir(dir);
   return ids;
 }
 

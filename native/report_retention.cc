@@ -15,6 +15,8 @@
 
 #include <unordered_map>
 
+#include "dir_stream.h"
+
 namespace aiowatchdog {
 namespace {
 
@@ -62,13 +64,12 @@ template <typename Visit>
 bool ForEachEntry(int dir_fd, Visit visit) {
   const int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
-  DIR* d = fdopendir(fd);
+  DirStream d(fdopendir(fd));
   if (d == nullptr) {
     close(fd);
     return false;
   }
-  while (struct dirent* entry = readdir(d)) visit(std::string_view(entry->d_name));
-  closedir(d);
+  while (struct dirent* entry = readdir(d.get())) visit(std::string_view(entry->d_name));
   return true;
 }
 

@@ -95,7 +95,7 @@ absl::Status Watchdog::Start() {
         WarmUpThreadLocalStorage();
         Run();
       } catch (...) {
-        exited_.store(true, std::memory_order_release);
+        FinishRun();  // Run's own end was not reached: its cleanup, then stopped
       }
     });
   } catch (const std::system_error& e) {
@@ -259,13 +259,18 @@ void Watchdog::Run() {
   }
   lock.unlock();
   WritePendingProfile();
+  FinishRun();
+}
+
+// Watchdog thread, at its end (normal or not); throws nothing.
+void Watchdog::FinishRun() noexcept {
   // Nothing is written after this: the directory's descriptor goes now, not
   // when Python collects the Dumper (a process starting and stopping
   // dumpers must not hold one descriptor per dumper not yet collected).
   if (dir_fd_ >= 0) close(dir_fd_);
   dir_fd_ = -1;
   symbolizer_.Release();
-  RemoveThreadToSkip(self);
+  RemoveThreadToSkip(CurrentTid());
   exited_.store(true, std::memory_order_release);
 }
 

@@ -130,6 +130,7 @@ class Watchdog {
   void Run();
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
+  void FinishRun() noexcept;
   // The lower bound of a block measured as `blocked_ns` (seconds), or -1
   // when the stamps are exact (SetStampUncertainty).
   double BlockedAtLeast(int64_t blocked_ns) const;
