@@ -39,6 +39,16 @@ bool HasAddressSpaceHeadroom();
 // addresses taken for another's).
 uint64_t LoadedObjects();
 
+// Reports this process's loaded objects to `dwfl` (between dwfl_report_begin
+// and dwfl_report_end), as the loader lists them (dl_iterate_phdr): each one
+// named by its path, spanning its PT_LOAD segments; the vDSO as libdwfl names
+// it ("[vdso: PID]", read from memory). Not dwfl_linux_proc_report: reading
+// /proc/self/maps while another thread's dlopen maps a library can see it half
+// mapped, and its module then stayed wrong (a ctypes library's static
+// functions unnamed), while the loader lists an object only once it is mapped.
+// 0, or -1 when memory ran out (what was reported stays).
+int ReportLoadedObjects(Dwfl* dwfl);
+
 }  // namespace aiowatchdog
 
 #endif  // AIOWATCHDOG_DWFL_GUARD_H_

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "loader_walk.h"
+
 // The x86-64/aarch64 ABI's entry point for dynamic TLS, exported by ld.so.
 struct AwdTlsIndex {
   unsigned long module;
@@ -68,20 +70,26 @@ void WarmUpThreadLocalStorage() {
   // and a first touch of a dlopen'ed module's block takes its TLS lock, which
   // a dlopen in another thread holds while it waits for the list lock (the
   // host deadlocked: an import in the loop's thread against this warm-up).
-  std::vector<std::string> names;
-  try {
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, size_t, void* data) {
-          if (info->dlpi_tls_modid != 0) {
-            static_cast<std::vector<std::string>*>(data)->emplace_back(info->dlpi_name);
-          }
+  struct Names {
+    std::vector<std::string> names;
+    bool out_of_memory = false;
+  } found;
+  WalkLoadedObjects(
+      // No exception may leave this: dl_iterate_phdr would keep its lock.
+      [](dl_phdr_info* info, size_t, void* data) noexcept {
+        auto* out = static_cast<Names*>(data);
+        if (info->dlpi_tls_modid == 0) return 0;
+        try {
+          out->names.emplace_back(info->dlpi_name);
           return 0;
-        },
-        &names);
-  } catch (const std::bad_alloc&) {
-    return;  // nothing warmed; the thread still runs
-  }
-  for (const std::string& name : names) {
+        } catch (const std::bad_alloc&) {
+          out->out_of_memory = true;
+          return 1;
+        }
+      },
+      &found);
+  if (found.out_of_memory) return;  // nothing warmed; the thread still runs
+  for (const std::string& name : found.names) {
     // Held open while touched, so that it cannot be unloaded meanwhile; its
     // module id asked of the handle (an id is reused after a dlclose).
     void* handle = dlopen(name.empty() ? nullptr : name.c_str(), RTLD_LAZY | RTLD_NOLOAD);

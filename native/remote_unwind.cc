@@ -291,11 +291,11 @@ bool Attach(State* state, std::string* error) {
   }
   state->loaded_objects = LoadedObjects();
   dwfl_report_begin(state->dwfl);
-  const int reported = dwfl_linux_proc_report(state->dwfl, state->pid);
+  const int reported = ReportLoadedObjects(state->dwfl);
   dwfl_report_end(state->dwfl, nullptr, nullptr);
   if (reported != 0 ||
       !dwfl_attach_state(state->dwfl, nullptr, state->pid, &kThreadCallbacks, state)) {
-    *error = reported > 0 ? std::strerror(reported) : dwfl_errmsg(-1);
+    *error = reported != 0 ? "out of memory reporting the loaded objects" : dwfl_errmsg(-1);
     dwfl_end(state->dwfl);
     state->dwfl = nullptr;
     return false;

@@ -191,10 +191,10 @@ void Symbolizer::Report() {
   if (dwfl_ == nullptr) return;
   loaded_objects_ = LoadedObjects();
   dwfl_report_begin(dwfl_);
-  const int reported = dwfl_linux_proc_report(dwfl_, getpid());
+  const int reported = ReportLoadedObjects(dwfl_);
   const int ended = dwfl_report_end(dwfl_, nullptr, nullptr);
-  // A report that only missed modules (reported != 0: /proc/self/maps not
-  // readable, out of descriptors) leaves a consistent handle. One whose end
+  // A report that only missed modules (reported != 0: out of memory) leaves a
+  // consistent handle. One whose end
   // failed (out of memory) can leave its address table pointing at modules
   // it freed (libdwfl 0.188; a dangling module name crashed us under
   // RLIMIT_AS): that handle is never touched again.
