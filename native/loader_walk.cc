@@ -9,12 +9,12 @@ namespace {
 pthread_mutex_t g_walk = PTHREAD_MUTEX_INITIALIZER;
 
 void LockForFork() { pthread_mutex_lock(&g_walk); }
-void UnlockInParent() { pthread_mutex_unlock(&g_walk); }
-// In the child: the only thread left is the forking one, which holds it.
-void ResetInChild() { pthread_mutex_init(&g_walk, nullptr); }
+// In the parent, and in the child, whose only thread is the forking one that
+// took it: released by its owner, as a mutex must be.
+void UnlockAfterFork() { pthread_mutex_unlock(&g_walk); }
 
 // Registered when the module is loaded, before any walk of ours can run.
-const int g_registered = pthread_atfork(LockForFork, UnlockInParent, ResetInChild);
+const int g_registered = pthread_atfork(LockForFork, UnlockAfterFork, UnlockAfterFork);
 
 }  // namespace
 
