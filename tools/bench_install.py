@@ -93,8 +93,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    # lexists: a sid venv's python links to the root's /usr/bin/python3.x,
+    # which the host does not have.
     names = args.names or sorted(p.name for p in (TREE / "build" / "testenv").iterdir()
-                                 if (p / "bin" / "python").exists())
+                                 if os.path.lexists(p / "bin" / "python"))
     if not names:
         print("bench_install: no venvs in build/testenv (run tools/test.sh first)", file=sys.stderr)
         return 1
