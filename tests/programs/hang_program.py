@@ -31,6 +31,18 @@ def native_thread_count():
     return len(os.listdir("/proc/self/task"))
 
 
+def settled_thread_count(expected):
+    """The thread count once a joined thread has left /proc too (up to 1 s):
+    pthread_join returns when the kernel clears the thread's tid, a little
+    before the thread leaves the task list (seen: 2 instead of 1, once)."""
+    deadline = time.monotonic() + 1.0
+    count = native_thread_count()
+    while count > expected and time.monotonic() < deadline:
+        time.sleep(0.001)
+        count = native_thread_count()
+    return count
+
+
 async def sleep_in_coroutine(seconds):
     time.sleep(seconds)
 
@@ -222,13 +234,13 @@ async def main(args):
         await busy_but_healthy(args.block)
     elif args.scenario == "block_after_stop":
         await hang_inspection.stop_wait(dumper)
-        emit("stopped", threads=native_thread_count())
+        emit("stopped", threads=settled_thread_count(threads_before))
         await blocked("sleep_in_coroutine", args.block)
     else:
         raise SystemExit(f"unknown scenario {args.scenario!r}")
     await asyncio.sleep(0.3)
     await hang_inspection.stop_wait(dumper)
-    emit("done", threads_before=threads_before, threads_after=native_thread_count())
+    emit("done", threads_before=threads_before, threads_after=settled_thread_count(threads_before))
 
 
 if __name__ == "__main__":
