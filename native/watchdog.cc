@@ -462,8 +462,9 @@ void Watchdog::EndEpisode(int64_t blocked_ns, bool recovered) {
   // Time the loop's thread spent in allowed sections entered during the
   // episode is not blocked time (sections before it moved its start).
   const int64_t allowed_ns = ReadAllowedSection(loop_tid_.load()).total_ns - allowed_ns_at_start_;
-  current_.blocked_s = std::max<int64_t>(0, blocked_ns - allowed_ns) / 1e9;
-  current_.blocked_min_s = BlockedAtLeast(std::max<int64_t>(0, blocked_ns - allowed_ns));
+  const int64_t not_allowed_ns = std::max<int64_t>(0, blocked_ns - allowed_ns);
+  current_.blocked_s = not_allowed_ns / 1e9;
+  current_.blocked_min_s = BlockedAtLeast(not_allowed_ns);
   current_.recovered = recovered;
   // Sample 0 named the files; without it (discarded: the loop had already
   // moved) the episode has no report for the profile to sit beside.
