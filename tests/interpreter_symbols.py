@@ -12,7 +12,6 @@ import functools
 import os
 import struct
 import sys
-import sysconfig
 
 
 def _has_symtab(path: str) -> bool:
@@ -34,13 +33,56 @@ def _has_symtab(path: str) -> bool:
 def interpreter_has_local_symbols() -> bool:
     """Whether CPython's static functions have names in this interpreter:
     its executable, or its libpython when it is a shared build."""
-    paths = [os.path.realpath(sys.executable)]
-    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
-        libdir = sysconfig.get_config_var("LIBDIR") or ""
-        library = sysconfig.get_config_var("INSTSONAME") or sysconfig.get_config_var("LDLIBRARY")
-        if library:
-            paths = [os.path.join(libdir, library)]
     try:
-        return all(_has_symtab(p) for p in paths)
+        return _has_symtab(_interpreter_file())
     except OSError:
+        return False
+
+
+def _interpreter_file() -> str:
+    """The ELF file holding the running CPython's code: the libpython mapped
+    into this process, else its executable (sysconfig cannot say: Debian's
+    interpreters are linked statically but report Py_ENABLE_SHARED)."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split(maxsplit=5)[-1].strip()
+            if os.path.basename(path).startswith("libpython"):
+                return path
+    return os.path.realpath(sys.executable)
+
+
+def _dynamic_symbol_size(path: str, name: str) -> int:
+    """The size of `name` in the ELF file's dynamic symbol table, 0 if absent."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:  # 64-bit little-endian
+        return 0
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    wanted = name.encode()
+    for _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
+        if kind != 11 or not entsize:  # SHT_DYNSYM
+            continue
+        strtab = sections[link]
+        for at in range(offset, offset + size, entsize):
+            st_name, = struct.unpack_from("<I", data, at)
+            start = strtab[4] + st_name
+            if data[start:data.index(b"\0", start)] == wanted:
+                return struct.unpack_from("<Q", data, at + 16)[0]
+    return 0
+
+
+@functools.lru_cache(maxsize=None)
+def eval_loop_is_named() -> bool:
+    """Whether a native stack can name the eval loop's frames, so that the
+    Python frames are merged in place (native/stack_merge.h). Debian's 3.14
+    and 3.15 export _PyEval_EvalFrameDefault as a small entry function (about
+    1 KiB) and run the loop itself in unnamed code: their native stacks keep
+    the Python frames outside all native frames."""
+    if interpreter_has_local_symbols():
+        return True
+    try:
+        return _dynamic_symbol_size(_interpreter_file(), "_PyEval_EvalFrameDefault") >= 16 * 1024
+    except (OSError, ValueError, struct.error):
         return False

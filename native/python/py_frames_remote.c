@@ -9,13 +9,13 @@
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x03090000
-#error "py_frames_remote.c knows the layouts of CPython 3.9 to 3.13 only"
+#error "py_frames_remote.c knows the layouts of CPython 3.9 to 3.15 only"
 #endif
 
-#if PY_VERSION_HEX >= 0x030E0000 || defined(Py_GIL_DISABLED)
-/* CPython 3.14 and later, and free-threaded builds: no remote walker yet.
- * awd_remote_frames_init fails, so every thread is captured by the signal,
- * as before (remote_capture.h). */
+#if defined(Py_GIL_DISABLED)
+/* Free-threaded builds: no remote walker (nor a signal-handler one,
+ * py_frames.c). awd_remote_frames_init fails, so every thread is captured by
+ * the signal path (remote_capture.h). */
 #include "py_frames_remote.h"
 int awd_remote_frames_init(void) { return -1; }
 int awd_remote_note_threads(void) { return AWD_REMOTE_UNREADABLE; }
@@ -24,12 +24,20 @@ int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
   (void)out;
   return AWD_REMOTE_UNREADABLE;
 }
+pid_t awd_remote_tstate_tid(const void *tstate) {
+  (void)tstate;
+  return 0;
+}
 #else
 
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h>
 #else
 #include <internal/pycore_frame.h>
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14+: _PyInterpreterFrame and the generator structs moved here. */
+#include <internal/pycore_interpframe_structs.h>
 #endif
 #include <internal/pycore_interp.h>
 
@@ -390,16 +398,26 @@ static int awd_r_step(const void *fp, awd_r_view *v) {
         return AWD_R_STOP;
       }
       break;
+#if PY_VERSION_HEX >= 0x030E0000
+    case FRAME_OWNED_BY_INTERPRETER: /* 3.14+: entry frame, 3.15 base frame */
+#endif
+#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030F0000
+    case FRAME_OWNED_BY_CSTACK: /* 3.12/3.13: entry frame; 3.14: unused */
+#endif
 #if PY_VERSION_HEX >= 0x030C0000
-    case FRAME_OWNED_BY_CSTACK:
       v->is_entry = 1;
       return AWD_R_SKIP;
 #endif
     default:
       return AWD_R_STOP;
   }
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030E0000
+  /* A tagged _PyStackRef: untagged as py_frames.c's awd_step does. */
+  v->code_addr = (const void *)(f.f_executable.bits & ~(uintptr_t)3);
+#elif PY_VERSION_HEX >= 0x030D0000
   v->code_addr = f.f_executable;
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
   PyObject exe;
   if (!awd_r_read(v->code_addr, &exe, sizeof exe)) return AWD_R_STOP;
   if (exe.ob_type != &PyCode_Type) return AWD_R_SKIP; /* a shim frame */
@@ -602,4 +620,13 @@ int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
   return AWD_REMOTE_FOUND;
 }
 
-#endif /* CPython 3.9-3.13, GIL build */
+pid_t awd_remote_tstate_tid(const void *tstate) {
+  PyThreadState ts;
+  if (!awd_r_ready || !awd_r_read(tstate, &ts, sizeof ts) ||
+      ts.interp != PyInterpreterState_Main()) {
+    return 0;
+  }
+  return awd_r_tid(&ts);
+}
+
+#endif /* GIL builds */

@@ -17,8 +17,8 @@
  *   int found = awd_remote_walk_thread(tid, out);
  *
  * Same output as py_frames.c's signal-handler walker (awd_py_stack), so the
- * merge with native frames and the reports are unchanged. CPython 3.9-3.13,
- * main interpreter only. Not for signal context; calls are serialized by the
+ * merge with native frames and the reports are unchanged. CPython 3.9-3.15
+ * GIL builds, main interpreter only. Not for signal context; calls are serialized by the
  * caller (one static line-table buffer). */
 #ifndef AIOWATCHDOG_PYTHON_PY_FRAMES_REMOTE_H_
 #define AIOWATCHDOG_PYTHON_PY_FRAMES_REMOTE_H_
@@ -55,6 +55,11 @@ int awd_remote_note_threads(void);
  * into *out, finding its thread state among those awd_remote_note_threads
  * noted (read again, and its tid checked). Never faults. */
 int awd_remote_walk_thread(pid_t tid, awd_py_stack *out);
+
+/* The tid of the thread whose PyThreadState is at `tstate` (of the main
+ * interpreter), read through a copy; 0 when it is not one (freed, reused).
+ * Never faults. */
+pid_t awd_remote_tstate_tid(const void *tstate);
 
 /* What the C++ capture is given (it does not link Python). */
 typedef struct {

@@ -137,7 +137,7 @@ def test_a_thread_blocking_the_signal_is_reported_from_proc_without_waiting(tmp_
     [blocker] = [t for t in report["threads"] if t["name"] == "blocks-signals"]
     # Blocked in the kernel (Event.wait): read from outside, no signal needed
     # (remote_capture.h). Running with the signal blocked, or where threads
-    # are not read from outside (3.14+), it is "signals blocked, waiting in
+    # are not read from outside (free-threaded builds), it is "signals blocked, waiting in
     # ..." (tests/native/capture_test.cc).
     if _native.remote_capture_enabled():
         assert blocker["status"] == "answered", blocker["status"]
