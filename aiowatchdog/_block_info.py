@@ -38,13 +38,15 @@ class StackFrame:
 class LoopActivity:
     """What the loop's thread was doing during the block (see the README's
     "Why the loop was blocked"): state is "on-cpu", "syscall", "gil",
-    "starved" or "unknown"."""
+    "starved" or "unknown". gil_holder: for "gil", the thread that held the
+    GIL then ('"name" (native id N)'), None when not known."""
 
     state: str
     syscall: str = ""
     cpu_share: Optional[float] = None
     runqueue_share: Optional[float] = None
     gc_running: bool = False
+    gil_holder: Optional[str] = None
 
     def describe(self) -> str:
         words = {
@@ -59,6 +61,8 @@ class LoopActivity:
                   (("CPU", self.cpu_share), ("run queue", self.runqueue_share)) if value is not None]
         if shares:
             words += f" ({', '.join(shares)})"
+        if self.state == "gil" and self.gil_holder:
+            words += f"; held by thread {self.gil_holder}"
         if self.gc_running:
             words += "; the garbage collector was running"
         return words
@@ -72,7 +76,9 @@ class BlockInfo:
     for loops without a Python selector such as uvloop, since its last
     heartbeat); function/file/line: the culprit, the innermost frame of the
     application's own code (see _culprit.py), None when the block ended before
-    it could be sampled; stack: the loop thread's whole stack, outermost
+    it could be sampled (for a loop waiting for the GIL, the culprit is in
+    the thread that held it: activity.gil_holder); stack: the loop thread's
+    whole stack, outermost
     first, Python and native frames; task_name: the asyncio task that ran it,
     when it could be found; activity: what the thread was doing; ongoing:
     the block had not ended when the watch ended.
@@ -109,7 +115,9 @@ def block_info_from_episode(episode: Mapping[str, Any],
     """On the loop's thread (the task lookup reads the loop's tasks)."""
     stack = tuple(StackFrame(f["kind"], f["file"], f["line"], f["function"], f.get("source", ""))
                   for f in episode.get("loop_stack", ()))
-    culprit = culprit_frame(episode.get("loop_stack", ()))
+    holder = episode.get("gil_holder")
+    culprit = culprit_frame(holder["stack"] if holder and holder["stack"]
+                            else episode.get("loop_stack", ()))
     task = episode.get("task")
     activity = episode.get("activity")
     return BlockInfo(
@@ -119,16 +127,24 @@ def block_info_from_episode(episode: Mapping[str, Any],
         line=culprit["line"] if culprit else None,
         stack=stack,
         task_name=find_task_name(loop, task["coroutine_address"]) if task and loop else None,
-        activity=_activity(activity) if activity else None,
+        activity=_activity(activity, holder) if activity else None,
         ongoing=not episode["recovered"],
     )
 
 
-def _activity(d: Mapping[str, Any]) -> LoopActivity:
+def describe_gil_holder(holder: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """'"name" (native id N)' for an episode's gil_holder, None for none."""
+    if not holder:
+        return None
+    return f'"{holder["name"]}" (native id {holder["native_id"]})'
+
+
+def _activity(d: Mapping[str, Any], holder: Optional[Mapping[str, Any]] = None) -> LoopActivity:
     def share(v: Any) -> Optional[float]:
         return None if v is None or v < 0 else float(v)
     return LoopActivity(d["state"], d.get("syscall", ""), share(d.get("cpu_share")),
-                        share(d.get("runqueue_share")), bool(d.get("gc_running")))
+                        share(d.get("runqueue_share")), bool(d.get("gc_running")),
+                        describe_gil_holder(holder))
 
 
 def find_task_name(loop: asyncio.AbstractEventLoop, coroutine_address: int) -> Optional[str]:

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, List, Optional, Set
 
 from . import _native
-from ._block_info import LoopActivity
+from ._block_info import LoopActivity, describe_gil_holder
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -28,7 +28,7 @@ def publish_thread_names() -> None:
     )
 
 
-def describe_activity(activity: dict) -> str:
+def describe_activity(activity: dict, holder: Optional[dict] = None) -> str:
     """What the loop's thread was doing (an episode's "activity"), with its
     shares of the time from detection to the end of the episode."""
     def share(value: Any) -> Optional[float]:
@@ -36,10 +36,23 @@ def describe_activity(activity: dict) -> str:
 
     cpu, runqueue = share(activity.get("cpu_share")), share(activity.get("runqueue_share"))
     text = LoopActivity(activity["state"], activity.get("syscall", ""), cpu, runqueue,
-                        bool(activity.get("gc_running"))).describe()
+                        bool(activity.get("gc_running")), describe_gil_holder(holder)).describe()
     shares = [f"{name} {value:.0%}" for name, value in (("CPU", cpu), ("run queue", runqueue))
               if value is not None]
     return text + (f"; from detection on: {', '.join(shares)}" if shares else "")
+
+
+def _frame_lines(frames: List[dict]) -> List[str]:
+    lines = []
+    for frame in frames:
+        if frame["kind"] == "native":
+            lines.append(f"  Native: {frame['function']} ({frame['file'] or '?'})")
+            continue
+        line = "?" if frame["line"] is None else frame["line"]
+        lines.append(f'  File "{frame["file"]}", line {line}, in {frame["function"]}')
+        if frame["source"]:
+            lines.append(f"    {frame['source']}")
+    return lines
 
 
 def format_episode(episode: dict) -> str:
@@ -49,18 +62,17 @@ def format_episode(episode: dict) -> str:
     span = (f"{episode['blocked_s']:.3f} s" if low is None
             else f"{low:.3f} to {episode['blocked_s']:.3f} s")
     lines = [f"event loop {verb} for {span} (episode {episode['episode_id']})"]
+    holder = episode.get("gil_holder")
     if episode.get("activity"):
-        lines.append("loop thread: " + describe_activity(episode["activity"]))
+        lines.append("loop thread: " + describe_activity(episode["activity"], holder))
+    # The thread holding the GIL the loop waited for is where the block is.
+    if holder and holder["frames"]:
+        lines.append(f"thread holding the GIL, {describe_gil_holder(holder)}, "
+                     "innermost frames first:")
+        lines.extend(_frame_lines(holder["frames"]))
     if episode["loop_frames"]:
         lines.append("loop thread, innermost frames first:")
-        for frame in episode["loop_frames"]:
-            if frame["kind"] == "native":
-                lines.append(f"  Native: {frame['function']} ({frame['file'] or '?'})")
-                continue
-            line = "?" if frame["line"] is None else frame["line"]
-            lines.append(f'  File "{frame["file"]}", line {line}, in {frame["function"]}')
-            if frame["source"]:
-                lines.append(f"    {frame['source']}")
+        lines.extend(_frame_lines(episode["loop_frames"]))
     if episode["report_paths"]:
         lines.append("reports: " + ", ".join(episode["report_paths"]))
     if episode["discarded_samples"]:

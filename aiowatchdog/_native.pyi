@@ -46,7 +46,10 @@ class Watchdog:
         "on-cpu" | "syscall" | "gil" | "starved" | "unknown", "syscall": str
         ("" unless state is "syscall"), "cpu_share": float or None,
         "runqueue_share": float or None (shares of the time from sample 0 to
-        the end of the episode), "gc_running": bool}), loop_stack (the loop
+        the end of the episode), "gc_running": bool, "gil_holder_native_id":
+        int or None}), gil_holder (None, or the thread holding the GIL the
+        loop's thread waited for in sample 0: {"name", "native_id", "frames"
+        (innermost first), "stack" (outermost first)}), loop_stack (the loop
         thread's whole stack in sample 0, outermost first), task (None, or
         {"coroutine", "file", "line", "coroutine_address": id() of the
         coroutine}), started_ns and sampled_ns (time.monotonic_ns(): the busy

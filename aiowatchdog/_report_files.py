@@ -78,6 +78,8 @@ _ACTIVITY_STATES = {"on CPU": "on-cpu", "waiting in a syscall": "syscall",
 _SHARE = re.compile(r"^(CPU|run queue) (\d+)%$")
 _NOT_ANSWERED = "[not answered: "
 _CAPTURED = "[captured: "
+_HOLDS_GIL = "[holds the GIL]"
+_GIL_HOLDER = re.compile(r"^held by thread (\d+)$")
 # Where a thread's dropped frames were, among its frames (the first form, at
 # the top, from writers that did not say where).
 _TRUNCATED = ("# (truncated: frames not shown here)", "# (truncated: outermost frames not shown)")
@@ -262,6 +264,10 @@ def _parse_activity(text: str) -> Dict[str, Any]:
             activity[key] = _int(share.group(2), "Loop thread share") / 100
         elif item == "starved" and activity["state"] == "starved":
             pass
+        elif (activity["state"] == "gil" and _GIL_HOLDER.match(item)
+              and "gil_holder_native_id" not in activity):
+            activity["gil_holder_native_id"] = _int(_GIL_HOLDER.match(item).group(1),
+                                                    "GIL holder")
         elif (activity["state"] == "syscall" and not activity["syscall"] and item
               and activity["cpu_share"] is None and activity["runqueue_share"] is None):
             activity["syscall"] = item
@@ -288,6 +294,8 @@ def _parse_thread_line(line: str, number: int) -> Dict[str, Any]:
     captured = {}  # how the stack was read: only when the report says
     if _CAPTURED in markers:
         captured["captured_by"] = markers.split(_CAPTURED, 1)[1].split("]", 1)[0]
+    if _HOLDS_GIL in markers:  # only the thread holding the GIL the loop waited for
+        captured["holds_gil"] = True
     return {
         "ident": _int(match.group(1), f"thread ident on line {number}"),
         "native_id": _int(rest.group(1), f"native id on line {number}"),
@@ -400,10 +408,18 @@ def parse_json_report(text: str) -> Report:
         _check_fields(report["task"], _JSON_TASK_FIELDS, "task")
     if report["loop_activity"] is not None:
         _check_fields(report["loop_activity"], _JSON_ACTIVITY_FIELDS, "loop_activity")
+        holder = report["loop_activity"].get("gil_holder_native_id")  # added within schema 1
+        if "gil_holder_native_id" in report["loop_activity"] and not (type(holder) is int
+                                                                      and holder > 0):
+            raise ReportFormatError("loop_activity.gil_holder_native_id must be a thread id, "
+                                    f"got {_brief(holder)}")
     for i, thread in enumerate(report["threads"]):
         _check_fields(thread, _JSON_THREAD_FIELDS, f"threads[{i}]")
         for k, frame in enumerate(thread["frames"]):
             _check_fields(frame, _JSON_FRAME_FIELDS, f"threads[{i}].frames[{k}]")
+        if "holds_gil" in thread and thread["holds_gil"] is not True:  # added within schema 1
+            raise ReportFormatError(f"threads[{i}].holds_gil must be true when present, "
+                                    f"got {_brief(thread['holds_gil'])}")
         gap = thread.get("gap_at")  # only in threads with a gap, added within schema 1
         if "gap_at" in thread and not (type(gap) is int and 0 <= gap <= len(thread["frames"])
                                        and thread["truncated"]):

@@ -1,13 +1,19 @@
-"""threading.Thread.start, telling the native name table of each new thread.
+"""Each new threading.Thread tells the native name table its name, from the
+new thread itself, before its target runs.
 
 Reports are written without the GIL, so thread names come from a table the
 Python side fills (native/thread_names.h): all threads, refreshed from the
 loop's thread, and that thread is the one a hang blocks. A thread started in
-the loop step that then blocks (a lock holder, a deadlock's other side) would
-be named only by the kernel ("python"). So the starting thread notes the new
-one as soon as start() returns, when its native id is known (start() waits
-for the thread to run). Threads started by _thread directly, and names
-changed later, are picked up by the next refresh.
+the loop step that then blocks (a lock holder, a deadlock's other side, a
+run_in_executor worker that keeps the GIL from its first instruction) would
+be named only by the kernel ("python"). So Thread._bootstrap_inner, which
+every Thread runs first in its new thread (subclasses included), notes the
+thread's name before it does anything else: before start() has even
+returned, and before the target could keep the GIL from the starting thread.
+Where an interpreter has no _bootstrap_inner, start() is wrapped instead and
+the starting thread notes the new one once start() returns. Threads started
+by _thread directly, and names changed later, are picked up by the next
+refresh.
 
 Installed by the first dumper's start, once per process, and left installed:
 for the host's code it is the same method (its exceptions, return value and
@@ -23,19 +29,36 @@ from . import _native
 from ._wrap_once import wrap_once
 
 
-def _noting(start: Any) -> Any:
+def _note(native_id: int, ident: int, name: str) -> None:
+    try:
+        _native.note_thread_name(native_id, ident, name)
+    except Exception:  # a name our table cannot take: the next refresh has it
+        pass
+
+
+def _noting_in_new_thread(bootstrap_inner: Any) -> Any:
+    @functools.wraps(bootstrap_inner)
+    def note_then_bootstrap(self: threading.Thread, *args: Any, **kwargs: Any) -> Any:
+        _note(threading.get_native_id(), threading.get_ident(), self.name)
+        return bootstrap_inner(self, *args, **kwargs)
+
+    return note_then_bootstrap
+
+
+def _noting_after_start(start: Any) -> Any:
     @functools.wraps(start)
     def start_and_note(self: threading.Thread, *args: Any, **kwargs: Any) -> Any:
         result = start(self, *args, **kwargs)
-        try:
-            _native.note_thread_name(self.native_id or 0, self.ident or 0, self.name)
-        except Exception:  # a name our table cannot take: the next refresh has it
-            pass
+        _note(self.native_id or 0, self.ident or 0, self.name)
         return result
 
     return start_and_note
 
 
 def install() -> None:
-    """Wraps threading.Thread.start once per process (idempotent)."""
-    wrap_once(threading.Thread, "start", _noting, "__aiowatchdog_original__")
+    """Wraps threading.Thread once per process (idempotent)."""
+    if hasattr(threading.Thread, "_bootstrap_inner"):
+        wrap_once(threading.Thread, "_bootstrap_inner", _noting_in_new_thread,
+                  "__aiowatchdog_original__")
+    else:
+        wrap_once(threading.Thread, "start", _noting_after_start, "__aiowatchdog_original__")

@@ -8,7 +8,8 @@
 It prints its result as one `RESULT {json}` line on standard output (block
 children also print `EVENT block_start|block_end <monotonic time>`); the
 tools' own output goes to standard error and DIR, where the parent watches
-it arrive.
+it arrive. gil_starvation's result adds its loop's ticker's figures: `ticks`,
+`longest_tick_gap_s` (how long the loop went without running) and `block_s`.
 """
 from __future__ import annotations
 
@@ -30,12 +31,13 @@ from benchmarks.peers import PEERS, Peer  # noqa: E402
 TAIL_S = 0.5  # after a block, time for the tools that report as it ends
 
 
-async def _block_on_this_loop(peer: Peer, out_dir: str, settle: float, block) -> None:
+async def _block_on_this_loop(peer: Peer, out_dir: str, settle: float, block) -> object:
     stop = await peer.start(out_dir)
     await asyncio.sleep(settle)
-    await asyncio.ensure_future(blocks.handle_request(block))
+    measured = await asyncio.ensure_future(blocks.handle_request(block))
     await asyncio.sleep(TAIL_S)
     await stop()
+    return measured
 
 
 async def _main_loop_beside(peer: Peer, out_dir: str, worker: threading.Thread) -> None:
@@ -68,7 +70,9 @@ def detect(peer: Peer, out_dir: str, kind: str, settle: float, native_lib: str) 
             raise failure[0]
     else:
         block = blocks.prepare(kind, native_lib)
-        asyncio.run(_block_on_this_loop(peer, out_dir, settle, block))
+        measured = asyncio.run(_block_on_this_loop(peer, out_dir, settle, block))
+        if isinstance(measured, dict):   # gil_starvation's ticker: how long the loop stalled
+            return {"kind": kind, **measured}
     return {"kind": kind}
 
 

@@ -52,6 +52,9 @@ KINDS = (
          "loop on a worker thread, the main loop beside it (native call holding the GIL)",
          "culprit_blocks_worker_loop_in_native", r"\bawd_test_sleep_holding_gil\b",
          "awd_test_sleep_holding_gil"),
+    Kind("gil_starvation", "GIL held by a worker thread (run_in_executor)",
+         "culprit_holds_gil_in_worker", r"\bawd_test_sleep_holding_gil\b",
+         "awd_test_sleep_holding_gil"),
     Kind("short_block", f"control: a {SHORT_BLOCK_S} s block, under the threshold",
          "culprit_blocks_briefly", None, "-", control=True),
 )

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """aiowatchdog and the tools a user would pick instead, measured side by side
 in one run: throughput cost on a busy loop and an aiohttp server under wrk,
-CPU on an idle loop, and what each reports about eight kinds of block and a
+CPU on an idle loop, and what each reports about nine kinds of block and a
 control too short to report.
 
     python benchmarks/run.py            # the full run, under 30 minutes
     python benchmarks/run.py --quick    # fewer rounds, under 5 minutes
     python benchmarks/run.py --sections detection --peers aiowatchdog,faulthandler
+    python benchmarks/run.py --sections detection --kinds gil_starvation --quick
 
 Writes results.json, RESULTS.md and chart.png into --out (default
 benchmarks/results) and prints RESULTS.md. `tools/bootstrap.sh --benchmarks`
@@ -34,7 +35,7 @@ from benchmarks import results as results_files  # noqa: E402
 from benchmarks import throughput  # noqa: E402
 from benchmarks.detection import observe  # noqa: E402
 from benchmarks.judge import judge, tally  # noqa: E402
-from benchmarks.kinds import BLOCK_S, KINDS, SHORT_BLOCK_S  # noqa: E402
+from benchmarks.kinds import BLOCK_S, BY_NAME, KINDS, SHORT_BLOCK_S  # noqa: E402
 from benchmarks.peers import INTERVAL, PEERS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,13 +73,14 @@ def build_native_lib(directory: str) -> str:
     return library
 
 
-def detection(peers: List[str], runs: int, native_lib: str, progress) -> Dict:
-    """Every kind of block with every tool, `runs` times, the block's start
+def detection(peers: List[str], kinds: List[str], runs: int, native_lib: str,
+              progress) -> Dict:
+    """Each kind of block with every tool, `runs` times, the block's start
     swept across the tools' heartbeat phase (settle times stratified over
     INTERVAL)."""
     out: Dict[str, Dict] = {}
     watchers = [p for p in peers if p != "none"]
-    for kind in KINDS:
+    for kind in (k for k in KINDS if k.name in kinds):
         verdicts: Dict[str, list] = {p: [] for p in watchers}
         for run in range(runs):
             settle = 0.4 + INTERVAL * (run + random.random()) / runs
@@ -104,10 +106,14 @@ def main(argv=None) -> int:
                         help="comma-separated tools (default: all): " + ", ".join(PEERS))
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help="comma-separated: " + ", ".join(SECTIONS))
+    parser.add_argument("--kinds", default=",".join(BY_NAME),
+                        help="comma-separated blocks for the detection section (default: all): "
+                        + ", ".join(BY_NAME))
     parser.add_argument("--no-chart", action="store_true", help="skip chart.png (no matplotlib)")
     args = parser.parse_args(argv)
     peers = _names(args.peers, list(PEERS), "tool")
     sections = _names(args.sections, SECTIONS, "section")
+    kinds = _names(args.kinds, list(BY_NAME), "kind")
     if "none" not in peers and {"busy", "server"} & set(sections):
         peers.insert(0, "none")
     skipped = {p: PEERS[p].missing() for p in peers if PEERS[p].missing()}
@@ -148,7 +154,7 @@ def main(argv=None) -> int:
             results["idle"] = throughput.idle(peers, pick["idle_s"], progress)
         if "detection" in sections:
             with tempfile.TemporaryDirectory(prefix="bench-native-") as scratch:
-                results["detection"] = detection(peers, pick["detection_runs"],
+                results["detection"] = detection(peers, kinds, pick["detection_runs"],
                                                  build_native_lib(scratch), progress)
     except throughput.BenchError as error:
         print(f"run.py: a measurement broke: {error}", file=sys.stderr)

@@ -78,9 +78,11 @@ std::string RenderJsonReport(const SampleReport& r) {
     const auto share = [](double v) { return v < 0 ? std::string("null") : fmt::format("{:.4f}", v); };
     fmt::format_to(it,
                    "  \"loop_activity\": {{\"state\": {}, \"syscall\": {}, \"cpu_share\": {}, "
-                   "\"runqueue_share\": {}, \"gc_running\": {}}},\n",
+                   "\"runqueue_share\": {}, \"gc_running\": {}{}}},\n",
                    JsonQuote(a.state), JsonQuote(a.syscall), share(a.cpu_share),
-                   share(a.runqueue_share), a.gc_running ? "true" : "false");
+                   share(a.runqueue_share), a.gc_running ? "true" : "false",
+                   a.gil_holder > 0 ? fmt::format(", \"gil_holder_native_id\": {}", a.gil_holder)
+                                    : std::string());
   } else {
     out += "  \"loop_activity\": null,\n";
   }
@@ -92,12 +94,13 @@ std::string RenderJsonReport(const SampleReport& r) {
     const ThreadReport& t = r.threads[i];
     fmt::format_to(it,
                    "{}\n    {{\"ident\": {}, \"native_id\": {}, \"name\": {}, \"is_loop\": {},"
-                   " \"status\": {}, \"kernel_state\": {}, \"truncated\": {},{}{}\n     \"frames\": [",
+                   " \"status\": {}, \"kernel_state\": {}, \"truncated\": {},{}{}{}\n     \"frames\": [",
                    i ? "," : "", t.ident, t.native_id, JsonQuote(t.name),
                    t.is_loop ? "true" : "false", JsonQuote(t.status), JsonQuote(t.kernel_state),
                    t.truncated ? "true" : "false",
                    t.gap_at < 0 ? "" : fmt::format(" \"gap_at\": {},", t.gap_at),
-                   t.captured_by.empty() ? "" : " \"captured_by\": " + JsonQuote(t.captured_by) + ",");
+                   t.captured_by.empty() ? "" : " \"captured_by\": " + JsonQuote(t.captured_by) + ",",
+                   t.holds_gil ? " \"holds_gil\": true," : "");
     for (size_t k = 0; k < t.frames.size(); ++k) {
       fmt::format_to(it, "{}\n       {}", k ? "," : "", JsonFrame(t.frames[k]));
     }

@@ -181,13 +181,13 @@ int64_t ActivityWindowNs(int64_t interval_ns) {
 
 LoopActivity ClassifySample(const SampleReport& report, const SchedSnapshot& window_start,
                             const SchedSnapshot& before_signal, int64_t excluded_cpu_ns,
-                            bool gc_running) {
+                            bool gc_running, bool gil_wait) {
   ActivityEvidence evidence;
   evidence.state = before_signal.state;
   evidence.syscall = before_signal.syscall;
   evidence.gc_running = gc_running;
   for (const ThreadReport& thread : report.threads) {
-    if (thread.is_loop) evidence.waits_for_gil = WaitsForGil(thread.frames);
+    if (thread.is_loop) evidence.waits_for_gil = gil_wait || WaitsForGil(thread.frames);
   }
   evidence.window = WindowBetween(window_start, before_signal, excluded_cpu_ns);
   return ClassifyLoopActivity(evidence);

@@ -5,10 +5,10 @@
 // Pure functions; the watchdog reads /proc (proc_task.h) and calls them.
 //
 // The rules, in order:
-//   "gil"      the thread's native frames include a function that acquires
-//              the GIL (take_gil, PyEval_RestoreThread, ...; kGilAcquireFunctions):
-//              it waits for another thread to release the GIL. Needs native
-//              stacks: without them such a thread reads as "syscall" (futex).
+//   "gil"      the thread waits for another thread to release the GIL: it
+//              is in a futex wait inside the GIL's struct (gil_wait.h), or
+//              its native frames include a function that acquires the GIL
+//              (take_gil, PyEval_RestoreThread, ...; kGilAcquireFunctions).
 //   "unknown"  the kernel state could not be read, or the thread was exiting
 //              (Z, X).
 //   "syscall"  any other state but R (S sleeping, D uninterruptible, T
@@ -108,10 +108,11 @@ LoopActivity ClassifyLoopActivity(const ActivityEvidence& evidence);
 // The loop's activity in a built sample (the frames of its loop thread),
 // from two snapshots of that thread: where the sample's window begins and
 // just before the capture signal; `excluded_cpu_ns`: our handler's time in
-// the window (the previous sample's pause).
+// the window (the previous sample's pause); `gil_wait`: the thread was seen
+// in a futex wait on the GIL just before the capture (gil_wait.h IsGilWait).
 LoopActivity ClassifySample(const SampleReport& report, const SchedSnapshot& window_start,
                             const SchedSnapshot& before_signal, int64_t excluded_cpu_ns,
-                            bool gc_running);
+                            bool gc_running, bool gil_wait = false);
 
 }  // namespace aiowatchdog
 

@@ -42,6 +42,9 @@ struct ThreadReport {
   // "signal", "signal: <why not from outside>"; "" not said (older reports,
   // reads from outside off). Written only when not "".
   std::string captured_by;
+  // It held the GIL the loop's thread was waiting for (LoopActivity::gil_holder).
+  // Written only when true.
+  bool holds_gil = false;
   std::vector<Frame> frames;   // outermost first
 };
 
@@ -62,6 +65,9 @@ struct LoopActivity {
   double cpu_share = -1;       // on-CPU ns / wall ns over the window; -1 unknown
   double runqueue_share = -1;  // run-queue wait ns / wall ns over the window; -1 unknown
   bool gc_running = false;     // the collector was running on the loop's thread at capture
+  // state "gil": the native id of the thread holding the GIL then, 0 unknown
+  // (python/gil_state.h). That thread's section says holds_gil.
+  int64_t gil_holder = 0;
 };
 
 struct SampleReport {

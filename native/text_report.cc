@@ -40,6 +40,7 @@ std::string ActivityText(const LoopActivity& a) {
     if (!a.syscall.empty()) details.push_back(OneLine(a.syscall));
   } else if (a.state == "gil") {
     text = "waiting for the GIL";
+    if (a.gil_holder > 0) details.push_back(fmt::format("held by thread {}", a.gil_holder));
   } else if (a.state == "starved") {
     text = "runnable but not scheduled";
     details.push_back("starved");
@@ -98,6 +99,7 @@ std::string RenderTextReport(const SampleReport& r) {
                    t.kernel_state.empty() ? "?" : OneLine(t.kernel_state));
     // Before "[event loop]", which readers of aiodebug's layout find at the end.
     if (!t.captured_by.empty()) fmt::format_to(it, " [captured: {}]", OneLine(t.captured_by));
+    if (t.holds_gil) out += " [holds the GIL]";
     if (t.is_loop) out += " [event loop]";
     if (t.status != "answered") fmt::format_to(it, " [not answered: {}]", OneLine(t.status));
     out += '\n';

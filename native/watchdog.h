@@ -38,12 +38,14 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "episode_profile.h"
 #include "episode_rate_limit.h"
+#include "gil_wait.h"
 #include "hang_detector.h"
 #include "options.h"
 #include "proc_task.h"
@@ -66,6 +68,11 @@ struct FinishedEpisode {
   std::optional<TaskInfo> task;          // the loop's task in sample 0, when known
   std::optional<LoopActivity> activity;  // sample 0's; once the episode ended,
                                          // told over all of it (loop_activity.h)
+  // The loop's thread waited for the GIL in sample 0 and this thread held it
+  // (activity->gil_holder): its name and frames, as loop_frames/loop_stack.
+  std::string gil_holder_name;
+  std::vector<Frame> gil_holder_frames;
+  std::vector<Frame> gil_holder_stack;
   int64_t started_ns = 0;                // CLOCK_MONOTONIC: the busy period began
   int64_t sampled_ns = 0;                // CLOCK_MONOTONIC: sample 0 was captured
   int32_t discarded_samples = 0;         // taken as the loop recovered: not written
@@ -131,9 +138,12 @@ class Watchdog {
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
   void FinishRun() noexcept;
-  // The lower bound of a block measured as `blocked_ns` (seconds), or -1
-  // when the stamps are exact (SetStampUncertainty).
-  double BlockedAtLeast(int64_t blocked_ns) const;
+  // A block counted as `blocked_ns` from its stamp, in seconds: how long it
+  // may have lasted (the count, plus how much earlier a GIL wait may have
+  // begun: gil_wait.h) and, when that is a range, its lower bound (the count,
+  // less how late a heartbeat's stamp may be: SetStampUncertainty); -1 when
+  // exact.
+  std::pair<double, double> BlockedSpan(int64_t blocked_ns) const;
   void WriteSample(const SampleReport& report);
   void TakeProfileSample();
   // Writes the profile EndEpisode left in pending_profile_, if any. mu_ not held.
@@ -156,7 +166,8 @@ class Watchdog {
   // The loop's state as the detector sees it: a busy loop inside an allowed
   // section (allowed_sections.h) counts as busy from now, and as busy from
   // the section's end once it left it.
-  LoopState DetectorState(int64_t now_ns) const;
+  // An idle loop whose thread waits for the GIL counts as busy (gil_wait.h).
+  LoopState DetectorState(int64_t now_ns);
 
   std::atomic<int64_t> state_{0};         // stamp_ns << 1 | idle; 0: not armed
   std::atomic<pid_t> loop_tid_{0};
@@ -167,6 +178,9 @@ class Watchdog {
   // symbolizing, gets to EndEpisode. 0: none yet. Reset by EndEpisode.
   std::atomic<int64_t> recovered_at_ns_{0};
   std::atomic<int64_t> stamp_uncertainty_ns_{0};  // SetStampUncertainty
+  GilStarvation gil_starvation_;          // watchdog thread only
+  int64_t episode_gil_extra_ns_ = 0;      // watchdog thread only: uncertainty_ns()
+                                          // of a GIL wait at sample 0, else 0
   std::atomic<int64_t> recovered_cpu_ns_{-1};
   std::atomic<bool> parked_{false};       // the watchdog waits for a transition
   int64_t next_housekeeping_ns_ = 0;      // loop thread only

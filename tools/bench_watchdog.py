@@ -39,7 +39,9 @@ LATENCY_INTERVAL = 0.25
 BLOCK_S = 1.5              # how long each latency child blocks its loop
 BUSY_TASKS = 100
 BUSY_INTERVALS = (0.25, 0.01)
-IDLE_INTERVALS = (None, 0.25, 0.01)   # None: the watchdog stays off
+# None: the watchdog stays off; "0.25 no looks": at 0.25 without the looks at
+# an idle loop for a GIL wait (gil_wait.h), to show what they cost.
+IDLE_SETTINGS = ((None, True), (0.25, True), (0.25, False), (0.01, True))
 CHILD_TIMEOUT_S = 120
 CLOCK_REALTIME_COARSE = 5  # Linux clock id; file timestamps come from it
 
@@ -198,9 +200,11 @@ async def busy_child(directory: str, interval: float, phases: int, phase_s: floa
     return result
 
 
-async def idle_child(directory: str, interval: Optional[float], seconds: float) -> Dict[str, Any]:
+async def idle_child(directory: str, interval: Optional[float], seconds: float,
+                     idle_looks: bool) -> Dict[str, Any]:
     """The loop only awaits asyncio.sleep(3600); one timer ends the window."""
-    from aiowatchdog import hang_inspection
+    from aiowatchdog import _native, hang_inspection
+    _native.set_idle_looks(idle_looks)
     loop = asyncio.get_running_loop()
     dumper = hang_inspection.start(directory, interval=interval) if interval else None
     await asyncio.sleep(1.0)  # let start-up work settle
@@ -262,7 +266,7 @@ def child_main(args: argparse.Namespace) -> None:
     elif args.child == "busy":
         coro = busy_child(args.dir, args.interval, args.phases, args.phase_seconds)
     else:
-        coro = idle_child(args.dir, args.interval or None, args.seconds)
+        coro = idle_child(args.dir, args.interval or None, args.seconds, not args.no_idle_looks)
     print(json.dumps(asyncio.run(coro)), flush=True)
 
 
@@ -447,14 +451,15 @@ def bench_busy(interval: float, phases: int, phase_s: float) -> Dict[str, Any]:
     }
 
 
-def bench_idle(interval: Optional[float], seconds: float) -> Dict[str, Any]:
+def bench_idle(interval: Optional[float], idle_looks: bool, seconds: float) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as directory:
         child = run_child("idle", "--dir", directory, "--interval", str(interval or 0),
-                          "--seconds", str(seconds))
+                          "--seconds", str(seconds), *([] if idle_looks else ["--no-idle-looks"]))
         reports = len(list_reports(directory))
     wall_s = child["wall_ns"] / 1e9
     return {
-        "interval": interval, "seconds": wall_s, "cpu_ms": child["cpu_ns"] / 1e6,
+        "interval": interval, "idle_looks": idle_looks, "seconds": wall_s,
+        "cpu_ms": child["cpu_ns"] / 1e6,
         "cpu_pct": 100 * child["cpu_ns"] / child["wall_ns"],
         "loop_thread_cpu_ms": child["loop_thread_cpu_ns"] / 1e6,
         "other_threads_cpu_ms": (child["cpu_ns"] - child["loop_thread_cpu_ns"]) / 1e6,
@@ -541,7 +546,10 @@ def print_idle(idle: List[Dict[str, Any]]) -> None:
     rows = []
     for r in idle:
         target = IDLE_TARGET_PCT.get(r["interval"])
-        rows.append(["off" if r["interval"] is None else str(r["interval"]), f"{r['seconds']:.1f}",
+        setting = "off" if r["interval"] is None else str(r["interval"])
+        if r["interval"] is not None and not r["idle_looks"]:
+            setting += " no looks"
+        rows.append([setting, f"{r['seconds']:.1f}",
                      f"{r['cpu_ms']:.2f}", f"{r['loop_thread_cpu_ms']:.2f}",
                      f"{r['other_threads_cpu_ms']:.2f}", f"{r['cpu_pct']:.4f}", f"{r['wakeups_per_s']:.1f}",
                      str(r["reports_written"]), "-" if target is None else f"<= {target}",
@@ -550,7 +558,9 @@ def print_idle(idle: List[Dict[str, Any]]) -> None:
                 ["watchdog", "window s", "CPU ms", "loop thr ms", "other thr ms", "% of a core",
                  "ctx switches/s", "reports", "target %", ""], rows)
     print("   CPU = CLOCK_PROCESS_CPUTIME_ID (all threads), split into the loop thread and the rest\n"
-          "   (/proc/self/task/*/schedstat); ctx switches = voluntary+involuntary, all threads.")
+          "   (/proc/self/task/*/schedstat); ctx switches = voluntary+involuntary, all threads.\n"
+          "   no looks: without the watchdog's look at the idle loop once an interval for a\n"
+          "   wait for the GIL (gil_wait.h): what those looks cost.")
 
 
 def environment() -> Dict[str, Any]:
@@ -578,6 +588,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--phases", type=int, help=argparse.SUPPRESS)
     p.add_argument("--phase-seconds", type=float, help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--no-idle-looks", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -612,9 +623,10 @@ def main() -> int:
             print_busy(figures["busy"])
         if "idle" in sections:
             figures["idle"] = []
-            for interval in IDLE_INTERVALS:
-                progress(f"idle, watchdog {'off' if interval is None else interval}")
-                figures["idle"].append(bench_idle(interval, idle_s))
+            for interval, idle_looks in IDLE_SETTINGS:
+                progress(f"idle, watchdog {'off' if interval is None else interval}"
+                         + ("" if idle_looks else ", no looks"))
+                figures["idle"].append(bench_idle(interval, idle_looks, idle_s))
             print_idle(figures["idle"])
         if "capture" in sections:
             progress("capture cost")

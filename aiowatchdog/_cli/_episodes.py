@@ -56,6 +56,19 @@ class Episode:
         """The loop thread's stack at detection (or the first sample kept)."""
         return self.loop_stack(self.samples[0])
 
+    @property
+    def blame_stack(self) -> Frames:
+        """The stack the episode is blamed on: at detection, the thread
+        holding the GIL when the loop's thread was waiting for it, else the
+        loop thread's."""
+        report = self.samples[0]
+        activity = report.get("loop_activity") or {}
+        if activity.get("state") == "gil" and activity.get("gil_holder_native_id"):
+            for thread in report["threads"]:
+                if thread.get("holds_gil") and thread["frames"]:
+                    return thread["frames"]
+        return self.first_stack
+
     def weighted_stacks(self) -> List[Tuple[Frames, float]]:
         """(loop stack, blocked ms it stands for): the profile's stacks in
         proportion to their counts when there is a profile with samples;

@@ -1,5 +1,6 @@
 """Culprits ranked: each episode blamed on one frame of its loop thread's
-stack at detection (the innermost one in the application's code, see
+stack at detection, or of the thread holding the GIL the loop's thread
+waited for (the innermost one in the application's code, see
 aiowatchdog/_culprit.py; the innermost Python frame, or the innermost frame,
 when there is none), episodes with the same culprit function grouped, and
 the groups ordered by total blocked time, then count.
@@ -69,7 +70,7 @@ UNKNOWN = {"kind": "native", "function": "(no stack)", "file": "", "line": None}
 def rank(episodes: Sequence[Episode]) -> List[Culprit]:
     by_key: dict = {}
     for episode in episodes:
-        frame = blame(episode.first_stack) or UNKNOWN
+        frame = blame(episode.blame_stack) or UNKNOWN
         key: Tuple[str, str] = (frame["function"], frame["file"])
         culprit = by_key.get(key)
         if culprit is None:

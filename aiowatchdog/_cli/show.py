@@ -107,6 +107,8 @@ def disagreements(text: Report, json_report: Report) -> List[str]:
 
 def _activity(activity: Mapping[str, Any]) -> str:
     details = [activity["syscall"]] if activity.get("syscall") else []
+    if activity.get("gil_holder_native_id"):
+        details.append(f"held by thread {activity['gil_holder_native_id']}")
     for key, name in (("cpu_share", "CPU"), ("runqueue_share", "run queue")):
         if activity.get(key) is not None:
             details.append(f"{name} {activity[key] * 100:.0f}%")
@@ -160,6 +162,8 @@ def _thread_title(thread: Mapping[str, Any]) -> str:
     title = f"Thread {thread['name']!r} (native {thread['native_id']}{state})"
     if thread["is_loop"]:
         title += " — the event loop"
+    if thread.get("holds_gil"):
+        title += " — holds the GIL the event loop waits for"
     if thread["status"] != "answered":
         title += f" [not answered: {thread['status']}]"
     return title
@@ -167,7 +171,10 @@ def _thread_title(thread: Mapping[str, Any]) -> str:
 
 def render_report(report: Report, name: str, style: Style) -> str:
     loop = next((t for t in report["threads"] if t["is_loop"]), None)
-    culprit = blame(loop["frames"]) if loop else None
+    # A loop waiting for the GIL is blamed on the thread holding it.
+    holder = next((t for t in report["threads"] if t.get("holds_gil")), None)
+    blamed = holder if holder and holder["frames"] else loop
+    culprit = blame(blamed["frames"]) if blamed else None
     out = [style.bold(f"Hang report {name}"),
            f"  episode  {report['episode']}, sample {report['sample'] + 1} of {report['samples']}",
            f"  blocked  {_blocked(report)} (interval {seconds(report['interval_s'])})"]
@@ -187,8 +194,9 @@ def render_report(report: Report, name: str, style: Style) -> str:
         out.append(f"  {report['suppressed_episodes']} episode(s) before this one not reported "
                    "(rate limit)")
     groups: Dict[Tuple, List[Mapping[str, Any]]] = {}
-    for thread in sorted(report["threads"], key=lambda t: not t["is_loop"]):
-        key = (thread["is_loop"], thread["truncated"], thread.get("gap_at"),
+    for thread in sorted(report["threads"],
+                         key=lambda t: (not t["is_loop"], not t.get("holds_gil"))):
+        key = (thread["is_loop"], thread.get("holds_gil"), thread["truncated"], thread.get("gap_at"),
                tuple((f["kind"], f["file"], f["line"], f["function"]) for f in thread["frames"]))
         groups.setdefault(key, []).append(thread)
     for threads in groups.values():

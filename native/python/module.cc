@@ -25,6 +25,7 @@
 #include "../thread_names.h"
 #include "../watchdog.h"
 #include "gc_callback.h"
+#include "gil_state.h"
 #include "py_frames.h"
 #include "py_frames_remote.h"
 
@@ -94,6 +95,7 @@ py::object ActivityToDict(const std::optional<LoopActivity>& a) {
   d["cpu_share"] = ShareOrNone(a->cpu_share);
   d["runqueue_share"] = ShareOrNone(a->runqueue_share);
   d["gc_running"] = a->gc_running;
+  d["gil_holder_native_id"] = a->gil_holder > 0 ? py::object(py::int_(a->gil_holder)) : py::none();
   return std::move(d);
 }
 
@@ -128,6 +130,19 @@ py::dict EpisodeToDict(const FinishedEpisode& e) {
     d["task"] = py::none();
   }
   d["activity"] = ActivityToDict(e.activity);
+  if (!e.gil_holder_stack.empty() || !e.gil_holder_name.empty()) {
+    py::dict holder;
+    holder["name"] = Text(e.gil_holder_name);
+    holder["native_id"] = e.activity ? e.activity->gil_holder : 0;
+    py::list holder_frames, holder_stack;
+    for (const Frame& f : e.gil_holder_frames) holder_frames.append(FrameToDict(f));
+    for (const Frame& f : e.gil_holder_stack) holder_stack.append(FrameToDict(f));
+    holder["frames"] = holder_frames;
+    holder["stack"] = holder_stack;
+    d["gil_holder"] = holder;
+  } else {
+    d["gil_holder"] = py::none();
+  }
   d["started_ns"] = e.started_ns;
   d["sampled_ns"] = e.sampled_ns;
   return d;
@@ -159,6 +174,9 @@ SampleReport ReportFromDict(const py::dict& d) {
     r.loop_activity = LoopActivity{Bytes(a["state"], "state"), Bytes(a["syscall"], "syscall"),
                                    share(a["cpu_share"]), share(a["runqueue_share"]),
                                    a["gc_running"].cast<bool>()};
+    if (a.contains("gil_holder_native_id")) {
+      r.loop_activity->gil_holder = a["gil_holder_native_id"].cast<int64_t>();
+    }
   }
   r.other_threads = d["other_threads"].cast<int32_t>();
   r.threads_not_sampled = d["threads_not_sampled"].cast<int32_t>();
@@ -175,6 +193,7 @@ SampleReport ReportFromDict(const py::dict& d) {
     t.status = Bytes(td["status"], "status");
     t.kernel_state = Bytes(td["kernel_state"], "kernel_state");
     if (td.contains("captured_by")) t.captured_by = Bytes(td["captured_by"], "captured_by");
+    if (td.contains("holds_gil")) t.holds_gil = td["holds_gil"].cast<bool>();
     t.truncated = td["truncated"].cast<bool>();
     if (td.contains("gap_at")) t.gap_at = td["gap_at"].cast<int32_t>();
     for (py::handle fh : td["frames"]) {
@@ -250,6 +269,8 @@ PYBIND11_MODULE(_native, m) {
   // (remote_capture.h), unless process_vm_readv is forbidden here.
   if (awd_remote_frames_init() == 0) {
     SetRemotePythonWalker({&awd_remote_note_threads, &awd_remote_walk_thread});
+    // A loop starved of the GIL, and the thread holding it (gil_wait.h).
+    if (awd_gil_init() == 0) SetGilReader(&awd_gil_read);
   }
 
   py::class_<Watchdog>(m, "Watchdog")
@@ -348,6 +369,9 @@ PYBIND11_MODULE(_native, m) {
         "Reads threads blocked in the kernel from outside (True, the default) or signals "
         "every thread as before (False); for benchmarks.");
   m.def("remote_capture_enabled", &RemoteCaptureEnabled);
+  m.def("set_idle_looks", &SetIdleLooks, py::arg("on"),
+        "Looks at an idle loop once an interval for a starved GIL wait (True, the default), "
+        "or never (False); for benchmarks measuring what the looks cost.");
   m.def("capture_handler_reinstalls", &CaptureHandlerReinstalls,
         "Times our handler was found replaced by another and put back on top.");
 

@@ -85,7 +85,7 @@ async def main(args: argparse.Namespace) -> None:
             time.sleep(args.seconds + 5)
 
         await asyncio.sleep(0.3)  # the surrogate-named worker is published meanwhile
-        # Started by _thread, in this very step: neither threading.Thread.start
+        # Started by _thread, in this very step: neither threading.Thread
         # (wrapped to note names) nor a refresh names it, so its comm is reported.
         _thread.start_new_thread(bad_comm, ())
         ready.wait()

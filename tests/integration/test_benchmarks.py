@@ -19,7 +19,7 @@ sys.path.append(str(REPO))
 from benchmarks import throughput  # noqa: E402
 from benchmarks.detection import observe  # noqa: E402
 from benchmarks.judge import judge  # noqa: E402
-from benchmarks.kinds import BY_NAME  # noqa: E402
+from benchmarks.kinds import BLOCK_S, BY_NAME  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +66,33 @@ def test_worker_thread_block_holding_the_gil(native_blockers):
     # fires, and it names the Python caller, not the C function.
     theirs = watch("faulthandler", "worker_thread_native", native_blockers)
     assert theirs.during and theirs.named and theirs.native is False, theirs
+
+
+def test_gil_held_by_the_pool_starves_the_loop_outside_its_callbacks(native_blockers, tmp_path):
+    # The loop's ticker (every 10 ms) stops for the whole block: the loop's
+    # thread left its selector and waits for the GIL.
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "child.py"), "block", "--peer", "none",
+         "--out", str(tmp_path), "--kind", "gil_starvation", "--settle", "0.1",
+         "--native-lib", str(native_blockers)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(next(line.split(" ", 1)[1] for line in proc.stdout.splitlines()
+                             if line.startswith("RESULT ")))
+    assert BLOCK_S - 0.01 <= result["longest_tick_gap_s"] < BLOCK_S + 0.1, result
+    # No callback was slow, so asyncio's debug mode says nothing at all.
+    debug = watch("asyncio_debug", "gil_starvation", native_blockers)
+    assert not debug.reported, debug
+    # faulthandler's timer fires (the heartbeat cannot run) and its dump of
+    # every thread names the pool thread's Python function, not the C one.
+    theirs = watch("faulthandler", "gil_starvation", native_blockers)
+    assert theirs.during and theirs.named and theirs.native is False, theirs
+
+
+def test_gil_held_by_the_pool_as_aiowatchdog_sees_it(native_blockers):
+    # Reported during the block, the pool thread's function and its C frame
+    # named (the thread holding the GIL is blamed: gil_wait.h).
+    ours = watch("aiowatchdog", "gil_starvation", native_blockers)
+    assert ours.during and ours.named and ours.native, ours
 
 
 def test_busy_and_idle_children_measure():

@@ -284,6 +284,20 @@ TEST(ClassifySample, UsesTheLoopThreadsFramesAndTakesThePreviousPauseOff) {
   EXPECT_EQ(ClassifySample(report, start, before, 0, false).state, "gil");
 }
 
+TEST(ClassifySample, AFutexWaitOnTheGilIsAWaitForItWithoutNamedFrames) {
+  // Debian's 3.14 names no take_gil frame: the futex's address says it.
+  SampleReport report;
+  ThreadReport loop;
+  loop.is_loop = true;
+  loop.frames = {Frame{"native", "python3.14 + 0x1234", -1, "0x401234", ""}};
+  report.threads = {loop};
+  SchedSnapshot before = At(2'000'000, 'S', 0, 0, 6);
+  before.syscall = SYS_futex;
+  const SchedSnapshot start = At(1'000'000, 'S', 0, 0, 5);
+  EXPECT_EQ(ClassifySample(report, start, before, 0, false, /*gil_wait=*/false).state, "syscall");
+  EXPECT_EQ(ClassifySample(report, start, before, 0, false, /*gil_wait=*/true).state, "gil");
+}
+
 TEST(ActivityWindow, ATwentiethOfTheIntervalWithinBounds) {
   EXPECT_EQ(ActivityWindowNs(250'000'000), 5'000'000);
   EXPECT_EQ(ActivityWindowNs(50'000'000), 2'500'000);

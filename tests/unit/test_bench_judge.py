@@ -143,9 +143,9 @@ def test_markdown_tables_and_target_verdicts():
     text = results_files.markdown(fake_results())
     assert "| aiowatchdog | x0.995 (0.990–1.000) | x0.995 (0.990–1.000) | 3.00 / 2.90 ms | 0.0100 |" in text
     assert "| native call holding the GIL | 0.27 s · fn · C | 0.20 s · fn |" in text
-    assert "| **full marks** (of 9) | 9 | 2 |" in text
+    assert "| **full marks** (of 10) | 10 | 2 |" in text
     assert "- busy loop at most 1% slower: x0.995, met" in text
-    assert "- ahead of every peer on detection: 9 full marks, best peer 2, met" in text
+    assert "- ahead of every peer on detection: 10 full marks, best peer 2, met" in text
     # 'The only one naming the culprit': the native frame (aiowatchdog alone)
     # and the Python function (faulthandler too), in each GIL-held or
     # worker-thread block.

@@ -39,16 +39,18 @@ native_frames = st.builds(
             max_size=30).filter(lambda s: s != "?"))
 frames = st.one_of(python_frames, native_frames)
 
-# A truncated thread says where its gap is (any place among its frames).
+# A truncated thread says where its gap is (any place among its frames); the
+# thread holding the GIL the loop waits for says so (the key only then).
 threads = st.builds(
-    lambda ident, native_id, name, is_loop, status, state, truncated, frames, gap: {
+    lambda ident, native_id, name, is_loop, status, state, truncated, frames, gap, holds: {
         "ident": ident, "native_id": native_id, "name": name, "is_loop": is_loop,
         "status": status, "kernel_state": state, "truncated": truncated,
-        **({"gap_at": min(gap, len(frames))} if truncated else {}), "frames": frames},
+        **({"gap_at": min(gap, len(frames))} if truncated else {}),
+        **({"holds_gil": True} if holds else {}), "frames": frames},
     u64, st.integers(1, 2**31), st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
     st.booleans(), st.sampled_from(["answered", "no answer", "signals blocked"]),
     st.sampled_from(["", "R", "S", "D"]), st.booleans(), st.lists(frames, max_size=6),
-    st.integers(0, 6))
+    st.integers(0, 6), st.booleans())
 
 tasks = st.one_of(st.none(), st.builds(
     lambda coroutine, file, line: {"coroutine": coroutine, "file": file, "line": line},
@@ -56,14 +58,15 @@ tasks = st.one_of(st.none(), st.builds(
 
 shares = st.one_of(st.none(), st.floats(0, 1))
 # What the watchdog writes: a syscall name (from its table, or "#<n>") only
-# with state "syscall".
+# with state "syscall", the GIL's holder only with state "gil".
 activities = st.one_of(st.none(), st.builds(
-    lambda state, syscall, cpu, runqueue, gc: {
+    lambda state, syscall, cpu, runqueue, gc, holder: {
         "state": state, "syscall": syscall if state == "syscall" else "", "cpu_share": cpu,
-        "runqueue_share": runqueue, "gc_running": gc},
+        "runqueue_share": runqueue, "gc_running": gc,
+        **({"gil_holder_native_id": holder} if holder and state == "gil" else {})},
     st.sampled_from(["on-cpu", "syscall", "gil", "starved", "unknown"]),
     st.sampled_from(["", "futex", "clock_nanosleep", "epoll_wait", "#449", "#100000"]),
-    shares, shares, st.booleans()))
+    shares, shares, st.booleans(), st.one_of(st.none(), st.integers(1, 2**31))))
 
 reports = st.builds(
     lambda episode, sample, samples, blocked, interval, sample_interval, pid, python, at, ns,
@@ -239,3 +242,51 @@ def test_a_second_gap_marker_is_a_format_error():
     doubled = text.replace("File:", "# (truncated: frames not shown here)\nFile:")
     with pytest.raises(ReportFormatError, match="second gap marker"):
         parse_text_report(doubled)
+
+
+def _gil_model():
+    model = _truncated_model(1)
+    worker = {**model["threads"][0], "ident": 2, "native_id": 7, "name": "asyncio_0",
+              "is_loop": False, "truncated": False, "holds_gil": True}
+    del worker["gap_at"]
+    model["threads"].append(worker)
+    model["loop_activity"] = {"state": "gil", "syscall": "", "cpu_share": 0.01,
+                              "runqueue_share": None, "gc_running": False,
+                              "gil_holder_native_id": 7}
+    return model
+
+
+def test_the_gil_holder_is_written_and_read_back_in_both_forms():
+    text = _native.render_text_report(_gil_model()).decode()
+    assert "# Loop thread: waiting for the GIL (held by thread 7, CPU 1%)\n" in text
+    assert 'name="asyncio_0" native=7 state=S [holds the GIL]\n' in text
+    for parsed in (parse_text_report(text),
+                   parse_json_report(_native.render_json_report(_gil_model()).decode())):
+        assert parsed["loop_activity"]["gil_holder_native_id"] == 7
+        assert [t.get("holds_gil", False) for t in parsed["threads"]] == [False, True]
+
+
+@pytest.mark.parametrize("holder", [0, -1, "7", 7.0, None, True])
+def test_a_gil_holder_that_is_no_thread_id_is_a_format_error(holder):
+    document = json.loads(_native.render_json_report(_gil_model()))
+    document["loop_activity"]["gil_holder_native_id"] = holder
+    with pytest.raises(ReportFormatError, match="gil_holder_native_id"):
+        parse_json_report(json.dumps(document))
+
+
+@pytest.mark.parametrize("holds", [False, 1, "true", None])
+def test_holds_gil_other_than_true_is_a_format_error(holds):
+    document = json.loads(_native.render_json_report(_gil_model()))
+    document["threads"][1]["holds_gil"] = holds
+    with pytest.raises(ReportFormatError, match="holds_gil"):
+        parse_json_report(json.dumps(document))
+
+
+@pytest.mark.parametrize("line", ["waiting for the GIL (held by thread 0x7)",
+                                  "waiting for the GIL (held by thread 7, held by thread 8)",
+                                  "on CPU (held by thread 7)"])
+def test_bad_gil_holder_details_are_format_errors(line):
+    text = _native.render_text_report(_gil_model()).decode()
+    with pytest.raises(ReportFormatError):
+        parse_text_report(text.replace("# Loop thread: waiting for the GIL (held by thread 7, "
+                                       "CPU 1%)\n", f"# Loop thread: {line}\n"))

@@ -1,31 +1,62 @@
-"""threading.Thread.start as a dumper leaves it (aiowatchdog/_thread_starts.py):
-the host's own behaviour unchanged, each new thread noted by name."""
+"""threading.Thread as a dumper leaves it (aiowatchdog/_thread_starts.py):
+the host's own behaviour unchanged, each new thread noted by name, from
+itself, before its target runs."""
 import threading
 
 import pytest
 
 from aiowatchdog import _native, _thread_starts
 
+WRAPPED = "_bootstrap_inner" if hasattr(threading.Thread, "_bootstrap_inner") else "start"
+
 
 @pytest.fixture(autouse=True)
 def installed():
     _thread_starts.install()
     _thread_starts.install()  # idempotent: one wrapper, not two
-    assert not hasattr(threading.Thread.start.__aiowatchdog_original__, "__aiowatchdog_original__")
+    wrapped = getattr(threading.Thread, WRAPPED)
+    assert not hasattr(wrapped.__aiowatchdog_original__, "__aiowatchdog_original__")
 
 
-def test_a_started_thread_is_noted_with_its_name(monkeypatch):
+def test_a_started_thread_is_noted_with_its_name_before_its_target_runs(monkeypatch):
     noted = []
     monkeypatch.setattr(_native, "note_thread_name", lambda *row: noted.append(row))
+    seen_by_target = []
     release = threading.Event()
-    thread = threading.Thread(target=release.wait, name="holder-\udcff")  # not UTF-8 either
+
+    def target():
+        seen_by_target.append(list(noted))
+        release.wait()
+
+    thread = threading.Thread(target=target, name="holder-\udcff")  # not UTF-8 either
     thread.start()
     try:
         assert noted == [(thread.native_id, thread.ident, "holder-\udcff")]
         assert thread.native_id > 0
+        # Noted before the target ran: a target that keeps the GIL from its
+        # first instruction is named all the same.
+        for _ in range(1000):
+            if seen_by_target:
+                break
+            release.wait(0.001)
+        assert seen_by_target == [noted]
     finally:
         release.set()
         thread.join()
+
+
+def test_a_subclass_overriding_run_is_noted_too(monkeypatch):
+    noted = []
+    monkeypatch.setattr(_native, "note_thread_name", lambda *row: noted.append(row))
+
+    class Worker(threading.Thread):
+        def run(self):
+            pass
+
+    worker = Worker(name="subclassed")
+    worker.start()
+    worker.join()
+    assert [row[2] for row in noted] == ["subclassed"]
 
 
 def test_the_hosts_own_errors_and_results_are_unchanged():
@@ -34,13 +65,16 @@ def test_the_hosts_own_errors_and_results_are_unchanged():
     thread.join()
     with pytest.raises(RuntimeError, match="threads can only be started once"):
         thread.start()
-    assert threading.Thread.start.__name__ == "start"
+    assert getattr(threading.Thread, WRAPPED).__name__ == WRAPPED
 
 
 def test_our_table_failing_never_reaches_the_caller(monkeypatch):
     def refuse(*row):
         raise ValueError("refused")
     monkeypatch.setattr(_native, "note_thread_name", refuse)
-    thread = threading.Thread(target=lambda: None)
+    uncaught, ran = [], []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    thread = threading.Thread(target=lambda: ran.append(True))
     thread.start()
     thread.join()
+    assert ran == [True] and uncaught == []

@@ -1,0 +1,90 @@
+// A loop starved of the GIL (issue #18): its selector wait is over (a timer
+// fired, a socket became readable) but another thread holds the GIL and does
+// not let go (C code that never checks the eval breaker: json.loads on a huge
+// string in a run_in_executor worker). The loop's probe still says "idle"
+// (it stamps "busy" only once it runs Python again), so by the probe alone
+// the watchdog would never call it hung.
+//
+// While the probe says idle, the watchdog looks every `interval`: when the
+// GIL is held by a thread other than the loop's, it reads the loop thread's
+// system call (/proc/self/task/<tid>/syscall). A futex wait on an address
+// inside the GIL's struct (its condition variable or mutex) is a wait for the
+// GIL. From that look on, the loop counts as busy (stamped then: a wait seen
+// for the first time may be a hand-over of a few milliseconds, so a hang is
+// declared only once it has lasted a whole `interval` more), until the probe
+// sees it move (it stamps "busy" as soon as it has the GIL again). The wait
+// began between the last look that did not see it and the first that did:
+// that period is how much longer than counted the block may be
+// (uncertainty_ns), and reports give the block as that range.
+//
+// The holder is named in the report (the thread whose state is the GIL's
+// last_holder, read by python/gil_state.c).
+#ifndef AIOWATCHDOG_GIL_WAIT_H_
+#define AIOWATCHDOG_GIL_WAIT_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "hang_detector.h"
+#include "python/gil_state.h"
+#include "thread_syscall.h"
+
+namespace aiowatchdog {
+
+// The module's reader of the GIL (python/gil_state.c); without one, no loop
+// is ever found starved and no holder named. Thread-safe.
+void SetGilReader(int (*read)(awd_gil_state*));
+std::optional<awd_gil_state> ReadGil();
+
+// Whether idle loops are looked at (a reader is set, and the looks are on:
+// SetIdleLooks, on by default; off only for benchmarks measuring their cost).
+bool IdleLooksOn();
+void SetIdleLooks(bool on);
+
+// Whether `call` is a wait for the GIL described by `gil`: a futex system
+// call on an address inside the GIL's struct.
+bool IsGilWait(const ThreadSyscall& call, const awd_gil_state& gil);
+
+// Whether the GIL is held by a thread other than `tid` (an unknown holder
+// counts as another).
+bool HeldByAnother(const awd_gil_state& gil, pid_t tid);
+
+// The rule above as a state machine over looks, with the readers injected
+// (gil_wait_test). Watchdog thread only.
+class GilStarvation {
+ public:
+  using GilFn = std::function<std::optional<awd_gil_state>()>;
+  using SyscallFn = std::function<std::optional<ThreadSyscall>(pid_t)>;
+
+  GilStarvation(GilFn read_gil, SyscallFn read_syscall)
+      : read_gil_(std::move(read_gil)), read_syscall_(std::move(read_syscall)) {}
+
+  // The loop state the hang detector is to see at `now_ns`, given the
+  // probe's `real` one: `real` unless the loop's thread has been found
+  // waiting for the GIL while the probe says idle; then busy since it was
+  // first seen waiting. One look per call: call it once per `interval` at
+  // most (each look may read /proc).
+  LoopState Adjust(int64_t now_ns, LoopState real, pid_t loop_tid);
+
+  // Whether the state Adjust last returned is a starvation's.
+  bool starved() const { return starved_since_ns_ != 0; }
+  // How much earlier than that stamp the wait may have begun: the period
+  // between the last look that did not see it and the first that did. 0
+  // when not starved.
+  int64_t uncertainty_ns() const { return starved() ? first_seen_ns_ - starved_since_ns_ : 0; }
+
+ private:
+  GilFn read_gil_;
+  SyscallFn read_syscall_;
+  LoopState idle_;                // the probe's idle state the looks are about
+  int64_t last_clear_ns_ = 0;     // the last look that saw no wait
+  int64_t starved_since_ns_ = 0;  // 0: not starved
+  int64_t first_seen_ns_ = 0;
+};
+
+}  // namespace aiowatchdog
+
+#endif  // AIOWATCHDOG_GIL_WAIT_H_
