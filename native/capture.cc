@@ -789,7 +789,7 @@ CaptureResult CaptureAllThreads(const CaptureRequest& request) {
     // running (R) where it was waiting (S, D).
     const std::optional<KernelTaskInfo> info =
         tid == request.first && first_info ? first_info : ReadTaskInfo(tid);
-    if (std::optional<RawThreadCapture> outside = CaptureFromOutside(tid, request.native, &why_not)) {
+    if (std::optional<RawThreadCapture> outside = CaptureFromOutside(tid, request.native, info, &why_not)) {
       if (info) NoteTaskInfo(*info, &*outside);
       result.threads.push_back(std::move(*outside));
       continue;

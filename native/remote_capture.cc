@@ -109,7 +109,9 @@ bool BeginRemoteCapture() {
   return g_capture_usable;
 }
 
-std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native, std::string* why_not) {
+std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
+                                                   const std::optional<KernelTaskInfo>& info,
+                                                   std::string* why_not) {
   why_not->clear();
   if (!RemoteCaptureEnabled()) return std::nullopt;  // the signal, as always: nothing to say
   if (native && !HasAddressSpaceHeadroom()) {
@@ -141,7 +143,6 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native, std::
     *why_not = "signal: thread list unreadable";
     return std::nullopt;
   }
-  const std::optional<KernelTaskInfo> info = ReadTaskInfo(tid);
   if (info && info->state == 'D') {
     *why_not = "signal: D state";
     return std::nullopt;

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "capture.h"
+#include "proc_task.h"
 #include "python/py_frames_remote.h"
 
 namespace aiowatchdog {
@@ -58,8 +59,12 @@ bool BeginRemoteCapture();
 
 // The thread captured from outside, or nothing, with `*why_not` saying why
 // when there is something to say (empty for a thread running in user space,
-// the ordinary case). `native`: unwind its native frames too.
-std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native, std::string* why_not);
+// the ordinary case). `native`: unwind its native frames too. `info`: what
+// /proc/<tid>/stat said just before (the caller reads it for the report;
+// nothing when it could not), so that it is not read twice.
+std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
+                                                   const std::optional<KernelTaskInfo>& info,
+                                                   std::string* why_not);
 
 }  // namespace aiowatchdog
 
