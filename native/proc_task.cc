@@ -68,6 +68,18 @@ std::optional<KernelTaskInfo> ReadTaskInfo(pid_t tid) {
   KernelTaskInfo info;
   info.comm.assign(open + 1, close);
   info.state = close[2];
+  // Fields 3 on follow the parenthesis, one space each: starttime is the
+  // 22nd, the 19th after the state.
+  const char* field = close + 2;
+  for (int skip = 0; skip < 19 && field != nullptr; ++skip) {
+    field = std::strchr(field, ' ');
+    if (field != nullptr) ++field;
+  }
+  if (field != nullptr) {
+    char* end = nullptr;
+    const long long ticks = std::strtoll(field, &end, 10);
+    if (end != field && (*end == ' ' || *end == '\0' || *end == '\n')) info.start_ticks = ticks;
+  }
   return info;
 }
 

@@ -22,6 +22,10 @@ namespace aiowatchdog {
 struct KernelTaskInfo {
   char state = '?';     // R running, S sleeping, D disk wait, ... ('?' unknown)
   std::string comm;     // the kernel's thread name ("python" unless set)
+  // When the thread started, in clock ticks after boot (field 22); -1 when
+  // not read. With the tid, it tells one thread from a later one that got
+  // its tid again.
+  int64_t start_ticks = -1;
 };
 
 // From .../stat. Nothing when the thread is gone or /proc cannot be read.

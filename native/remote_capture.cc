@@ -42,12 +42,22 @@ RemoteUnwinder& Unwinder() {
 // its stack is what that reading saw, and a signal now would still cut its
 // call short (the kernel looks for pending signals on the way out: select,
 // poll and nanosleep then return EINTR). Such a thread is read from outside
-// with the registers of that reading. Guarded by the capture's lock.
+// with the registers of that reading. And a thread read from outside that
+// has had no time slice since has not run since: its stack is what that read
+// found, which is shown again without reading it again (most threads of a
+// big process sit in the same wait from one sample to the next). A thread is
+// told from a later one given its tid again by its start time. Entries of
+// threads no capture saw last time are dropped. Guarded by the capture's lock.
 struct LastBlocked {
   ThreadSyscall syscall;
-  int64_t timeslices = 0;
+  SchedStat sched;  // time slices, and CPU time (a second witness: a kernel
+                    // with scheduler statistics off reads "0 0 0")
+  int64_t start_ticks = -1;
+  uint64_t seen = 0;                              // the capture that last saw it
+  std::shared_ptr<const RawThreadCapture> read;  // its last read from outside
 };
 constexpr size_t kMaxRemembered = 65536;
+uint64_t g_capture_seq = 0;  // BeginRemoteCapture's count
 
 absl::flat_hash_map<pid_t, LastBlocked>* g_remembered = nullptr;
 
@@ -103,6 +113,9 @@ bool RemoteCaptureEnabled() {
 
 bool BeginRemoteCapture() {
   g_capture_usable = false;
+  ++g_capture_seq;
+  absl::flat_hash_map<pid_t, LastBlocked>& remembered = Remembered();
+  absl::erase_if(remembered, [](const auto& entry) { return entry.second.seen + 1 < g_capture_seq; });
   if (!RemoteCaptureEnabled()) return false;
   auto note = g_note_threads.load();
   g_capture_usable = note != nullptr && note() >= 0;
@@ -124,15 +137,25 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     return std::nullopt;
   }
   std::optional<SchedStat> sched_before = ReadSchedStat(tid);
-  bool woken = false;  // woken in the kernel, not run since (Remembered())
+  const int64_t start_ticks = info ? info->start_ticks : -1;
+  auto last = Remembered().find(tid);
+  if (last != Remembered().end() && last->second.start_ticks != start_ticks) {
+    Remembered().erase(last);  // another thread that got the same tid
+    last = Remembered().end();
+  }
+  // Not run since the reading remembered (Remembered()).
+  const bool not_run_since = last != Remembered().end() && sched_before &&
+                             sched_before->cpu_ns > 0 &&
+                             sched_before->timeslices == last->second.sched.timeslices &&
+                             sched_before->cpu_ns == last->second.sched.cpu_ns;
+  bool woken = false;  // woken in the kernel, not run since
   if (before->state == ThreadSyscall::State::kRunning) {
-    auto it = Remembered().find(tid);
-    if (it == Remembered().end()) return std::nullopt;
-    if (!sched_before || sched_before->timeslices != it->second.timeslices) {
-      Remembered().erase(it);  // it has run since: in user space, most likely
+    if (last == Remembered().end()) return std::nullopt;
+    if (!not_run_since) {
+      Remembered().erase(last);  // it has run since: in user space, most likely
       return std::nullopt;
     }
-    before = it->second.syscall;
+    before = last->second.syscall;
     woken = true;
   }
   if (before->state == ThreadSyscall::State::kNoSyscall) {
@@ -147,9 +170,22 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     *why_not = "signal: D state";
     return std::nullopt;
   }
+  const std::string how = "outside: " + SyscallName(before->nr) + (woken ? " (woken, not yet run)" : "");
+  if (not_run_since && last->second.read && last->second.syscall.SameAs(*before)) {
+    // Not a single instruction since its last read: the same stack.
+    last->second.seen = g_capture_seq;
+    RawThreadCapture again = *last->second.read;
+    again.captured_by = how + " (not run since the last sample)";
+    return again;
+  }
+  LastBlocked* remembered = nullptr;
   if (!woken && sched_before) {
     if (Remembered().size() >= kMaxRemembered) Remembered().clear();
-    Remembered()[tid] = LastBlocked{*before, sched_before->timeslices};
+    remembered = &(Remembered()[tid] =
+                       LastBlocked{*before, *sched_before, start_ticks, g_capture_seq, {}});
+  } else if (woken) {
+    last->second.seen = g_capture_seq;
+    remembered = &last->second;
   }
 
   RawThreadCapture out;
@@ -169,13 +205,15 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     out.native_truncated = pcs.truncated != 0;
   }
 
-  // Not run since (no new time slice): it executed no instruction, so
-  // nothing it owns changed while it was read, and it is still where it
-  // was. Without scheduler statistics, the same call at the same place.
+  // Not run since (no new time slice, no CPU time): it executed no
+  // instruction, so nothing it owns changed while it was read, and it is
+  // still where it was. Without scheduler statistics (no file, or a kernel
+  // that has them off and reads "0 0 0"), the same call at the same place.
   const std::optional<SchedStat> sched_after = ReadSchedStat(tid);
   bool unmoved;
-  if (sched_before && sched_after) {
-    unmoved = sched_after->timeslices == sched_before->timeslices;
+  if (sched_before && sched_after && sched_before->cpu_ns > 0) {
+    unmoved = sched_after->timeslices == sched_before->timeslices &&
+              sched_after->cpu_ns == sched_before->cpu_ns;
   } else {
     const std::optional<ThreadSyscall> after = ReadThreadSyscall(tid);
     unmoved = !woken && after && after->SameAs(*before);
@@ -185,7 +223,8 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     return std::nullopt;
   }
   out.pause_ns = 0;
-  out.captured_by = "outside: " + SyscallName(before->nr) + (woken ? " (woken, not yet run)" : "");
+  out.captured_by = how;
+  if (remembered != nullptr) remembered->read = std::make_shared<const RawThreadCapture>(out);
   return out;
 }
 

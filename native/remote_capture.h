@@ -24,6 +24,14 @@
 // select, poll, nanosleep then return EINTR although their time is up
 // (measured: 3 of 6 such calls on the loop's thread under profile_hz=1000).
 //
+// A thread read from outside that has had neither a time slice nor CPU time
+// since (and is the same thread: its start time) has not run an instruction
+// since: it is shown as that read found it, without reading it again
+// ("outside: <syscall> (not run since the last sample)"). In a process whose
+// threads mostly wait, a sample then costs the /proc reads that show each
+// thread has not moved, not a walk and an unwind per thread. What is kept is
+// one read per thread seen by the last capture.
+//
 // What takes the signal path instead, with the reason in the report
 // (RawThreadCapture::captured_by): a thread in D state, one blocked outside a
 // system call, an unreadable syscall file, process_vm_readv forbidden, a

@@ -15,6 +15,9 @@ kernel and not yet run).
 
     python3 tools/bench_remote_capture.py [--quick]
 
+It measures the aiowatchdog the interpreter imports (a test venv's installed
+wheel, or an editable install), not the source tree.
+
 Timings on a shared machine are noisy: compare the two columns of one run.
 One run (CPython 3.11.7, a 2-core VM at load 4-6, 2026-12-07):
 
@@ -43,11 +46,7 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 def child_samples(threads: int, remote: bool, seconds: float) -> dict:
-    sys.path.insert(0, ROOT)
     from aiowatchdog import _native, hang_inspection
 
     _native.set_remote_capture(remote)
@@ -83,7 +82,6 @@ def child_samples(threads: int, remote: bool, seconds: float) -> dict:
 
 
 def child_race(remote: bool, seconds: float) -> dict:
-    sys.path.insert(0, ROOT)
     from aiowatchdog import _native, hang_inspection
 
     _native.set_remote_capture(remote)

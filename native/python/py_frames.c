@@ -113,6 +113,7 @@ void awd_walk_current_thread(awd_py_stack *out) {
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "frame_layout.h"
 #include "py_frames.h"
 
 /* Frames followed per walk, recorded or skipped (3.12+ adds a C-stack shim
@@ -652,13 +653,8 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
         return AWD_STEP_STOP;
       }
       break;
-#if PY_VERSION_HEX >= 0x030E0000
-    case FRAME_OWNED_BY_INTERPRETER: /* 3.14+: entry frame, 3.15 base frame */
-#endif
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030F0000
-    case FRAME_OWNED_BY_CSTACK: /* 3.12/3.13: entry frame; 3.14: unused */
-#endif
 #if PY_VERSION_HEX >= 0x030C0000
+    AWD_CASE_ENTRY_FRAME
       /* On the C stack (or, for 3.15's base frame, in the thread state):
        * never in a data-stack chunk. */
       if (at != AWD_AT_ELSEWHERE) {
@@ -671,16 +667,7 @@ static int awd_step(awd_walk *w, const void *fp, awd_frame_view *v) {
       return AWD_STEP_STOP;
   }
 #if PY_VERSION_HEX >= 0x030D0000
-#if PY_VERSION_HEX >= 0x030E0000
-  /* 3.14+: a tagged _PyStackRef. On GIL builds its two low bits say what kind
-   * of reference it is (Py_TAG_REFCNT for a deferred/immortal one, 3 for a
-   * tagged int, which an executable never is); the object is the rest, as in
-   * PyStackRef_AsPyObjectBorrow (pycore_stackref.h), untagged here by hand so
-   * that no debug-build assertion or helper can run in the handler. */
-  PyObject *exe = (PyObject *)(f->f_executable.bits & ~(uintptr_t)3);
-#else
-  PyObject *exe = f->f_executable;
-#endif
+  PyObject *exe = AWD_FRAME_EXECUTABLE(*f);
   if (!awd_object_mapped(w, exe, sizeof(PyObject))) {
     return AWD_STEP_STOP;
   }

@@ -50,6 +50,7 @@ pid_t awd_remote_tstate_tid(const void *tstate) {
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "frame_layout.h"
 #include "py_frames_remote.h"
 
 /* Thread states followed in the interpreter's list, frames per walk. */
@@ -398,32 +399,21 @@ static int awd_r_step(const void *fp, awd_r_view *v) {
         return AWD_R_STOP;
       }
       break;
-#if PY_VERSION_HEX >= 0x030E0000
-    case FRAME_OWNED_BY_INTERPRETER: /* 3.14+: entry frame, 3.15 base frame */
-#endif
-#if PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030F0000
-    case FRAME_OWNED_BY_CSTACK: /* 3.12/3.13: entry frame; 3.14: unused */
-#endif
 #if PY_VERSION_HEX >= 0x030C0000
+    AWD_CASE_ENTRY_FRAME
       v->is_entry = 1;
       return AWD_R_SKIP;
 #endif
     default:
       return AWD_R_STOP;
   }
-#if PY_VERSION_HEX >= 0x030E0000
-  /* A tagged _PyStackRef: untagged as py_frames.c's awd_step does. */
-  v->code_addr = (const void *)(f.f_executable.bits & ~(uintptr_t)3);
-#elif PY_VERSION_HEX >= 0x030D0000
-  v->code_addr = f.f_executable;
-#endif
+  v->code_addr = AWD_FRAME_EXECUTABLE(f);
 #if PY_VERSION_HEX >= 0x030D0000
   PyObject exe;
   if (!awd_r_read(v->code_addr, &exe, sizeof exe)) return AWD_R_STOP;
   if (exe.ob_type != &PyCode_Type) return AWD_R_SKIP; /* a shim frame */
   const _Py_CODEUNIT *ip = f.instr_ptr;
 #else
-  v->code_addr = f.f_code;
   const _Py_CODEUNIT *ip = f.prev_instr;
 #endif
   if (!awd_r_code(v->code_addr, &v->code)) return AWD_R_STOP;

@@ -151,6 +151,43 @@ TEST(Capture, AThreadsStateIsReadBeforeItsSignalWakesIt) {
   waiter.join();
 }
 
+// A thread's start time, from .../stat's 22nd field even with a name full of
+// spaces and parentheses, is the process's for its main thread, and a later
+// thread's is no earlier.
+TEST(ProcTask, StartTimeComesFromTheTwentySecondField) {
+  const std::optional<KernelTaskInfo> self = ReadTaskInfo(static_cast<pid_t>(getpid()));
+  ASSERT_TRUE(self.has_value());
+  FILE* f = std::fopen("/proc/self/stat", "r");
+  ASSERT_NE(f, nullptr);
+  char buf[1024] = {};
+  ASSERT_NE(std::fgets(buf, sizeof(buf), f), nullptr);
+  std::fclose(f);
+  const char* after = std::strrchr(buf, ')') + 2;  // at the state, field 3
+  long long fields[20] = {};
+  char state = 0;
+  ASSERT_EQ(std::sscanf(after, "%c %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld "
+                        "%lld %lld %lld %lld %lld %lld %lld", &state, &fields[0], &fields[1],
+                        &fields[2], &fields[3], &fields[4], &fields[5], &fields[6], &fields[7],
+                        &fields[8], &fields[9], &fields[10], &fields[11], &fields[12], &fields[13],
+                        &fields[14], &fields[15], &fields[16], &fields[17], &fields[18]),
+            20);
+  EXPECT_EQ(self->start_ticks, fields[18]);  // field 22
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> stop{false};
+  std::thread named([&] {
+    pthread_setname_np(pthread_self(), ") (a b) c");
+    tid = Tid();
+    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  const std::optional<KernelTaskInfo> other = ReadTaskInfo(tid.load());
+  stop.store(true);
+  named.join();
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(other->comm, ") (a b) c");
+  EXPECT_GE(other->start_ticks, self->start_ticks);
+}
+
 // Queued signals of this user (SigQ's first number in /proc/self/status).
 int QueuedSignals() {
   FILE* f = std::fopen("/proc/self/status", "r");

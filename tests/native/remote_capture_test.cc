@@ -31,6 +31,7 @@ using testing::FakeWalker;
 using testing::TestSignal;
 
 std::atomic<int> g_notes{0};
+std::atomic<int> g_walks{0};  // FakeRemoteWalk's calls
 
 int FakeNoteThreads() {
   ++g_notes;
@@ -39,6 +40,7 @@ int FakeNoteThreads() {
 
 // A stand-in for py_frames_remote.c: one frame naming the tid it was asked for.
 int FakeRemoteWalk(pid_t tid, awd_py_stack* out) {
+  ++g_walks;
   out->has_python = 1;
   out->thread_ident = static_cast<uint64_t>(tid) * 10;
   out->depth = 1;
@@ -123,7 +125,9 @@ TEST(RemoteCapture, ABlockedThreadIsReadFromOutsideAndItsCallIsNotCutShort) {
   const RawThreadCapture* outside = Find(result, blocked.tid());
   ASSERT_NE(outside, nullptr);
   EXPECT_EQ(outside->outcome, RawThreadCapture::Outcome::kAnswered);
-  EXPECT_EQ(outside->captured_by, "outside: poll") << outside->captured_by;
+  // Read once, then shown again while it has not run since (the same stack).
+  EXPECT_EQ(outside->captured_by, "outside: poll (not run since the last sample)")
+      << outside->captured_by;
   ASSERT_EQ(outside->frames.size(), 1u);
   EXPECT_EQ(outside->frames[0].function, "read_from_outside");
   EXPECT_EQ(outside->frames[0].line, blocked.tid());
@@ -163,6 +167,40 @@ TEST(RemoteCapture, TurnedOffEveryThreadIsSignalledAsBefore) {
   EXPECT_EQ(blocked.Release(), -1);
   EXPECT_EQ(blocked.error(), EINTR);
   SetRemoteCaptureEnabled(true);
+  SetRemotePythonWalker({nullptr, nullptr});
+}
+
+// A thread that has not run since it was read from outside is shown as read
+// then, without reading it again; once it has run, it is read anew.
+TEST(RemoteCapture, AThreadNotRunSinceItsLastReadIsNotReadAgain) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(true);
+  PollingThread first;
+  const int walks_before = g_walks.load();
+  const CaptureResult one = CaptureAllThreads(CaptureRequest{});
+  const RawThreadCapture* read = Find(one, first.tid());
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->captured_by, "outside: poll");
+  const int walks_after_one = g_walks.load();
+  EXPECT_GE(walks_after_one - walks_before, 1);
+  const CaptureResult two = CaptureAllThreads(CaptureRequest{});
+  const RawThreadCapture* again = Find(two, first.tid());
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->captured_by, "outside: poll (not run since the last sample)");
+  EXPECT_EQ(again->frames.size(), read->frames.size());
+  EXPECT_EQ(again->native_pcs, read->native_pcs);
+  EXPECT_EQ(first.Release(), 1);
+  // A new thread blocked in the kernel (it may even get the old tid): read.
+  PollingThread second;
+  const int walks_before_three = g_walks.load();
+  const CaptureResult three = CaptureAllThreads(CaptureRequest{});
+  const RawThreadCapture* fresh = Find(three, second.tid());
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->captured_by, "outside: poll");
+  EXPECT_GE(g_walks.load() - walks_before_three, 1);
+  EXPECT_EQ(fresh->frames[0].line, second.tid());
+  EXPECT_EQ(second.Release(), 1);
   SetRemotePythonWalker({nullptr, nullptr});
 }
 
