@@ -1,10 +1,12 @@
 // See native_stack.h.
 #include "native_stack.h"
 
+#include <cxxabi.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <unwind.h>
 
+#include <cstdlib>
 #include <new>
 #include <string>
 #include <vector>
@@ -25,6 +27,20 @@ struct UnwindState {
   NativeStack* out;
   bool past_signal_frame;
 };
+
+// Whether a module's block of thread-local storage can be allocated now:
+// glibc takes it with malloc at the thread's first touch and aborts the
+// process when that fails. 64 KiB taken from this thread's arena and given
+// back (under the mmap threshold, so from where the block will come): with
+// memory that short, nothing here touches a block. A tiny window remains
+// (another thread taking that memory between the probe and the touch).
+bool RoomForThreadLocalBlock() {
+  void* volatile probe = std::malloc(64 << 10);  // volatile: not elided
+  if (probe == nullptr) return false;
+  static_cast<char*>(probe)[0] = 1;
+  std::free(probe);
+  return true;
+}
 
 // Runs in a signal handler (called by _Unwind_Backtrace): plain stores only.
 // The frame the signal interrupted is the first whose PC is exact rather than
@@ -65,7 +81,13 @@ void CaptureNativeStack(NativeStack* out) {
   _Unwind_Backtrace(OnFrame, &state);
 }
 
-void WarmUpThreadLocalStorage() {
+bool WarmUpThreadLocalStorage() {
+  // libstdc++'s block before anything else: any exception thrown on this
+  // thread, std::bad_alloc included, touches it (__cxa_get_globals), and the
+  // first one thrown under memory pressure aborted the process (RLIMIT_AS,
+  // 1 MiB to spare, 3 runs in 3 on 3.10).
+  if (!RoomForThreadLocalBlock()) return false;
+  abi::__cxa_get_globals();
   // Names first, touches after: dl_iterate_phdr holds the loader's list lock,
   // and a first touch of a dlopen'ed module's block takes its TLS lock, which
   // a dlopen in another thread holds while it waits for the list lock (the
@@ -88,7 +110,7 @@ void WarmUpThreadLocalStorage() {
         }
       },
       &found);
-  if (found.out_of_memory) return;  // nothing warmed; the thread still runs
+  if (found.out_of_memory) return false;
   for (const std::string& name : found.names) {
     // Held open while touched, so that it cannot be unloaded meanwhile; its
     // module id asked of the handle (an id is reused after a dlclose).
@@ -96,11 +118,16 @@ void WarmUpThreadLocalStorage() {
     if (handle == nullptr) continue;  // unloaded since
     size_t module = 0;
     if (dlinfo(handle, RTLD_DI_TLS_MODID, &module) == 0 && module != 0) {
+      if (!RoomForThreadLocalBlock()) {
+        dlclose(handle);
+        return false;
+      }
       AwdTlsIndex index{module, 0};
       __tls_get_addr(&index);
     }
     dlclose(handle);
   }
+  return true;
 }
 
 void WarmUpNativeUnwinder() {

@@ -33,16 +33,19 @@ void CaptureNativeStack(NativeStack* out);
 // Outside signal context, once: makes the first real unwind allocation-free.
 void WarmUpNativeUnwinder();
 
-// At the start of a thread of ours (the watchdog's), while memory is there:
-// allocates the calling thread's block of every loaded module's thread-local
-// storage. glibc allocates a dlopen'ed module's block (libstdc++'s exception
-// globals, libdw's and libelf's error codes) at the thread's first touch, and
-// aborts the whole process when that allocation fails ("cannot allocate
-// memory for thread-local data: ABORT"): seen under RLIMIT_AS when the first
-// std::bad_alloc on the watchdog thread was thrown. Modules loaded later are
-// not covered; the watchdog thread calls into none of them. Takes the
-// loader's locks one at a time, never one inside another (see the .cc).
-void WarmUpThreadLocalStorage();
+// At the start of a thread of ours (the watchdog's), before it does anything
+// else: allocates the calling thread's block of every loaded module's
+// thread-local storage. glibc allocates a dlopen'ed module's block
+// (libstdc++'s exception globals, libdw's and libelf's error codes) at the
+// thread's first touch, and aborts the whole process when that allocation
+// fails ("cannot allocate memory for thread-local data: ABORT"): seen under
+// RLIMIT_AS when the first std::bad_alloc on the watchdog thread was thrown.
+// Each block is touched only after memory for it was found there; false when
+// it was not (the thread must then end without calling into those modules
+// or throwing). Modules loaded later are not covered; the watchdog thread
+// calls into none of them. Takes the loader's locks one at a time, never one
+// inside another (see the .cc).
+bool WarmUpThreadLocalStorage();
 
 }  // namespace aiowatchdog
 

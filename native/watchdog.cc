@@ -104,8 +104,13 @@ absl::Status Watchdog::Start() {
       // Nothing thrown on this thread may reach std::terminate (the host
       // process would abort): Run catches per capture, this is the last net.
       try {
-        WarmUpThreadLocalStorage();
-        Run();
+        // With too little memory to begin, the watchdog ends now, quietly:
+        // its first exception could abort the host (native_stack.h).
+        if (WarmUpThreadLocalStorage()) {
+          Run();
+        } else {
+          FinishRun();
+        }
       } catch (...) {
         FinishRun();  // Run's own end was not reached: its cleanup, then stopped
       }

@@ -40,7 +40,10 @@ def test_pools_during_captures_give_their_results(tmp_path, method):
 
 
 def test_an_address_space_limit_never_costs_the_process(tmp_path):
-    headrooms = [1, 2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 96]
+    # 1 MiB to spare: the watchdog thread's first exception aborted the host
+    # there in 3 runs of 3 (3.10) before its thread-local storage was warmed
+    # up only with memory found for it (native_stack.h).
+    headrooms = [1, 1, 1, 2, 4, 8, 12, 16, 20, 24, 32, 48, 64, 96]
     result = drivers.address_space_limits(headrooms, directory=tmp_path)
     assert result["statuses"] == {"17": len(headrooms)}, result
     assert result["with_reports"] >= 1, "with room enough, hangs are still reported"

@@ -52,8 +52,15 @@ def test_bare_libc_calls_last_their_full_length_while_captured(tmp_path, where, 
         during = [r for r in reports
                   if call["start_ns"] <= r["captured_unix_ns"] <= call["end_ns"]]
         assert during, f"{name}: no capture while it ran"
-        assert call["errno"] != errno.EINTR, f"{name} was interrupted: {call}"
         assert call["elapsed"] >= SECONDS * 0.95, f"{name} was cut short: {call}"
+        # The race the README states: a call whose time was up, woken in the
+        # kernel and waiting for a CPU when a capture found it "running" (no
+        # reading of it blocked in this very call to tell it was woken), is
+        # signalled and returns EINTR at its end: seen once in a validation
+        # run with two suites side by side (select, rc -1 after 0.606 s of
+        # 0.6). Its full length it always lasts; EINTR before that, never.
+        assert call["errno"] != errno.EINTR or call["elapsed"] >= SECONDS, \
+            f"{name} was interrupted before its time was up: {call}"
 
 
 # The Python function making each call (no_eintr_program.bare_calls) and the
