@@ -29,9 +29,9 @@ from . import _native
 from ._wrap_once import wrap_once
 
 
-def _note(native_id: int, ident: int, name: str) -> None:
-    try:
-        _native.note_thread_name(native_id, ident, name)
+def _note(thread: threading.Thread, native_id: int, ident: int) -> None:
+    try:  # the name too: a subclass's `name` property may raise
+        _native.note_thread_name(native_id, ident, thread.name)
     except Exception:  # a name our table cannot take: the next refresh has it
         pass
 
@@ -39,7 +39,12 @@ def _note(native_id: int, ident: int, name: str) -> None:
 def _noting_in_new_thread(bootstrap_inner: Any) -> Any:
     @functools.wraps(bootstrap_inner)
     def note_then_bootstrap(self: threading.Thread, *args: Any, **kwargs: Any) -> Any:
-        _note(threading.get_native_id(), threading.get_ident(), self.name)
+        # Nothing raised here may keep the original from running: it is what
+        # tells start(), waiting in the starting thread, that this one began.
+        try:
+            _note(self, threading.get_native_id(), threading.get_ident())
+        except BaseException:
+            pass
         return bootstrap_inner(self, *args, **kwargs)
 
     return note_then_bootstrap
@@ -49,7 +54,7 @@ def _noting_after_start(start: Any) -> Any:
     @functools.wraps(start)
     def start_and_note(self: threading.Thread, *args: Any, **kwargs: Any) -> Any:
         result = start(self, *args, **kwargs)
-        _note(self.native_id or 0, self.ident or 0, self.name)
+        _note(self, self.native_id or 0, self.ident or 0)
         return result
 
     return start_and_note

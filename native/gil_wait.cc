@@ -36,29 +36,49 @@ bool HeldByAnother(const awd_gil_state& gil, pid_t tid) {
 LoopState GilStarvation::Adjust(int64_t now_ns, LoopState real, pid_t loop_tid) {
   if (!real.idle || real.stamp_ns == 0 || loop_tid == 0) {
     starved_since_ns_ = 0;
+    ended_ns_ = 0;
     idle_ = LoopState{};
     return real;
   }
   if (real != idle_) {  // a new idle period: nothing seen of it yet
     idle_ = real;
     starved_since_ns_ = 0;
+    ended_ns_ = 0;
     last_clear_ns_ = real.stamp_ns;
   }
-  // Once starved, starved until the probe moves: the loop's thread stamps
-  // "busy" as soon as it has the GIL again (the first thing it runs), and
-  // with the GIL passed on to a third thread it is starved still.
-  if (starved_since_ns_ != 0) return LoopState{first_seen_ns_, false};
-  const std::optional<awd_gil_state> gil = read_gil_();
-  if (gil && HeldByAnother(*gil, loop_tid)) {
-    const std::optional<ThreadSyscall> call = read_syscall_(loop_tid);
-    if (call && IsGilWait(*call, *gil)) {
-      starved_since_ns_ = last_clear_ns_;
-      first_seen_ns_ = now_ns;
-      return LoopState{first_seen_ns_, false};
-    }
+  const Look look = LookAt(loop_tid);
+  if (starved_since_ns_ != 0) {
+    if (look != Look::kClear) return LoopState{first_seen_ns_, false};
+    // It has the GIL, or sleeps in a call again having had it (back in its
+    // selector without the probe stamping: the GIL dropped at an eval
+    // breaker check inside select's Python part, or a hand-over on the way
+    // into epoll_wait): the starvation is over, now.
+    starved_since_ns_ = 0;
+    last_clear_ns_ = ended_ns_ = now_ns;
+    return LoopState{ended_ns_, true};
   }
-  last_clear_ns_ = now_ns;
-  return real;
+  if (look == Look::kWaits) {
+    starved_since_ns_ = last_clear_ns_;
+    first_seen_ns_ = now_ns;
+    return LoopState{first_seen_ns_, false};
+  }
+  if (look == Look::kClear) last_clear_ns_ = now_ns;
+  // After a starvation ended, idle from its end (the detector's stamps never
+  // go back), until the probe moves.
+  return ended_ns_ != 0 ? LoopState{ended_ns_, true} : real;
+}
+
+GilStarvation::Look GilStarvation::LookAt(pid_t loop_tid) {
+  const std::optional<awd_gil_state> gil = read_gil_();
+  if (!gil) return Look::kUnsure;
+  if (gil->locked != 0 && gil->holder_tid == loop_tid) return Look::kClear;  // it has the GIL
+  const std::optional<ThreadSyscall> call = read_syscall_(loop_tid);
+  // "running" (between two of take_gil's 5 ms timed waits, or on its way to
+  // or from a call) and an unreadable file say nothing.
+  if (!call || call->state != ThreadSyscall::State::kBlocked) return Look::kUnsure;
+  if (!IsGilWait(*call, *gil)) return Look::kClear;  // in its selector, or any other call
+  // Waiting for a free GIL: a hand-over under way.
+  return HeldByAnother(*gil, loop_tid) ? Look::kWaits : Look::kUnsure;
 }
 
 }  // namespace aiowatchdog

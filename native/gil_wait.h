@@ -12,10 +12,10 @@
 // GIL. From that look on, the loop counts as busy (stamped then: a wait seen
 // for the first time may be a hand-over of a few milliseconds, so a hang is
 // declared only once it has lasted a whole `interval` more), until the probe
-// sees it move (it stamps "busy" as soon as it has the GIL again). The wait
-// began between the last look that did not see it and the first that did:
-// that period is how much longer than counted the block may be
-// (uncertainty_ns), and reports give the block as that range.
+// sees it move or a look finds it holding the GIL or blocked in another call.
+// The wait began between the last look that saw it not waiting and the first
+// that saw it waiting: that period is how much longer than counted the block
+// may be (uncertainty_ns), and reports give the block as that range.
 //
 // The holder is named in the report (the thread whose state is the GIL's
 // last_holder, read by python/gil_state.c).
@@ -65,24 +65,32 @@ class GilStarvation {
   // The loop state the hang detector is to see at `now_ns`, given the
   // probe's `real` one: `real` unless the loop's thread has been found
   // waiting for the GIL while the probe says idle; then busy since it was
-  // first seen waiting. One look per call: call it once per `interval` at
-  // most (each look may read /proc).
+  // first seen waiting, until a look finds it holding the GIL or blocked in
+  // another call (it can get the GIL back and sleep in its selector again
+  // without the probe stamping), then idle from that look. One look per
+  // call (a read of the GIL and of /proc/self/task/<tid>/syscall): call it
+  // about once per `interval`.
   LoopState Adjust(int64_t now_ns, LoopState real, pid_t loop_tid);
 
   // Whether the state Adjust last returned is a starvation's.
   bool starved() const { return starved_since_ns_ != 0; }
   // How much earlier than that stamp the wait may have begun: the period
-  // between the last look that did not see it and the first that did. 0
-  // when not starved.
+  // since the last look that saw the loop's thread not waiting (holding the
+  // GIL, or blocked in another call; a look that could not tell does not
+  // count). 0 when not starved.
   int64_t uncertainty_ns() const { return starved() ? first_seen_ns_ - starved_since_ns_ : 0; }
 
  private:
+  enum class Look { kWaits, kClear, kUnsure };
+  Look LookAt(pid_t loop_tid);
+
   GilFn read_gil_;
   SyscallFn read_syscall_;
   LoopState idle_;                // the probe's idle state the looks are about
-  int64_t last_clear_ns_ = 0;     // the last look that saw no wait
+  int64_t last_clear_ns_ = 0;     // the last look that saw it not waiting
   int64_t starved_since_ns_ = 0;  // 0: not starved
   int64_t first_seen_ns_ = 0;
+  int64_t ended_ns_ = 0;          // the look that ended the last starvation
 };
 
 }  // namespace aiowatchdog

@@ -1,12 +1,12 @@
 // See native_stack.h.
 #include "native_stack.h"
 
-#include <cxxabi.h>
 #include <dlfcn.h>
 #include <link.h>
 #include <unwind.h>
 
 #include <cstdlib>
+#include <exception>
 #include <new>
 #include <string>
 #include <vector>
@@ -87,7 +87,10 @@ bool WarmUpThreadLocalStorage() {
   // first one thrown under memory pressure aborted the process (RLIMIT_AS,
   // 1 MiB to spare, 3 runs in 3 on 3.10).
   if (!RoomForThreadLocalBlock()) return false;
-  abi::__cxa_get_globals();
+  // (Not abi::__cxa_get_globals() itself: declared __const__, its call is
+  // dropped when its result is not used. This one reads the globals.)
+  volatile int uncaught = std::uncaught_exceptions();
+  (void)uncaught;
   // Names first, touches after: dl_iterate_phdr holds the loader's list lock,
   // and a first touch of a dlopen'ed module's block takes its TLS lock, which
   // a dlopen in another thread holds while it waits for the list lock (the

@@ -55,6 +55,7 @@ struct LastBlocked {
   int64_t start_ticks = -1;
   uint64_t seen = 0;                              // the capture that last saw it
   std::shared_ptr<const RawThreadCapture> read;  // its last read from outside
+  bool read_native = false;                      // with its native frames
 };
 constexpr size_t kMaxRemembered = 65536;
 uint64_t g_capture_seq = 0;  // BeginRemoteCapture's count
@@ -92,7 +93,8 @@ void CopyPythonFrames(const awd_py_stack& stack, RawThreadCapture* out) {
     const awd_py_frame& f = stack.frames[i];
     out->frames.push_back(RawPyFrame{std::string(f.file, strnlen(f.file, AWD_FILE_MAX)),
                                      std::string(f.func, strnlen(f.func, AWD_FUNC_MAX)), f.line,
-                                     f.is_coroutine != 0, f.is_entry != 0, f.coroutine});
+                                     f.is_coroutine != 0, f.is_entry != 0, f.coroutine,
+                                     f.entry_frame});
   }
 }
 
@@ -131,12 +133,15 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     *why_not = "signal: address space short";  // libdwfl is not entered then (dwfl_guard.h)
     return std::nullopt;
   }
+  // The counters first, then the call: a thread that woke, ran and blocked
+  // somewhere else between the two readings shows a new time slice in the
+  // check after the read, instead of passing it with the old registers.
+  std::optional<SchedStat> sched_before = ReadSchedStat(tid);
   std::optional<ThreadSyscall> before = ReadThreadSyscall(tid);
   if (!before) {
     *why_not = "signal: syscall file unreadable";
     return std::nullopt;
   }
-  std::optional<SchedStat> sched_before = ReadSchedStat(tid);
   const int64_t start_ticks = info ? info->start_ticks : -1;
   auto last = Remembered().find(tid);
   if (last != Remembered().end() && last->second.start_ticks != start_ticks) {
@@ -171,7 +176,8 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
     return std::nullopt;
   }
   const std::string how = "outside: " + SyscallName(before->nr) + (woken ? " (woken, not yet run)" : "");
-  if (not_run_since && last->second.read && last->second.syscall.SameAs(*before)) {
+  if (not_run_since && last->second.read && (last->second.read_native || !native) &&
+      last->second.syscall.SameAs(*before)) {
     // Not a single instruction since its last read: the same stack.
     last->second.seen = g_capture_seq;
     RawThreadCapture again = *last->second.read;
@@ -182,7 +188,7 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
   if (!woken && sched_before) {
     if (Remembered().size() >= kMaxRemembered) Remembered().clear();
     remembered = &(Remembered()[tid] =
-                       LastBlocked{*before, *sched_before, start_ticks, g_capture_seq, {}});
+                       LastBlocked{*before, *sched_before, start_ticks, g_capture_seq, {}, false});
   } else if (woken) {
     last->second.seen = g_capture_seq;
     remembered = &last->second;
@@ -201,7 +207,10 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
   if (native) {
     NativeStack& pcs = NativeBuffer();
     Unwinder().Unwind(tid, before->sp, before->pc, &pcs);
-    out.native_pcs.assign(pcs.pcs, pcs.pcs + std::clamp<int>(pcs.depth, 0, kMaxNativeFrames));
+    const int depth = std::clamp<int>(pcs.depth, 0, kMaxNativeFrames);
+    out.native_pcs.assign(pcs.pcs, pcs.pcs + depth);
+    out.native_cfas.assign(pcs.cfas, pcs.cfas + depth);  // where the eval loops are
+                                                           // (sample_builder.cc)
     out.native_truncated = pcs.truncated != 0;
   }
 
@@ -224,7 +233,10 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
   }
   out.pause_ns = 0;
   out.captured_by = how;
-  if (remembered != nullptr) remembered->read = std::make_shared<const RawThreadCapture>(out);
+  if (remembered != nullptr) {
+    remembered->read = std::make_shared<const RawThreadCapture>(out);
+    remembered->read_native = native;
+  }
   return out;
 }
 

@@ -145,12 +145,17 @@ int OnFrame(Dwfl_Frame* frame, void* arg) {
     state->first_of_walk = false;
   }
   if (pc == 0) return DWARF_CB_ABORT;
+  out->cfas[out->depth] = 0;  // known once its caller's frame is
   out->pcs[out->depth++] = exact ? pc : pc - 1;
   // The deepest SP known: each frame's, when the unwinder recovered it; the
   // walk's initial SP otherwise. Scanning starts there (skipping the return
-  // addresses of the frames already recorded).
+  // addresses of the frames already recorded). A caller's SP is its callee's
+  // canonical frame address: the top of the callee's locals (NativeStack).
   Dwarf_Word sp;
-  if (dwfl_frame_reg(frame, kSpReg, &sp) == 0) state->last_sp = sp;
+  if (dwfl_frame_reg(frame, kSpReg, &sp) == 0) {
+    state->last_sp = sp;
+    if (out->depth >= 2) out->cfas[out->depth - 2] = sp;
+  }
   return DWARF_CB_OK;
 }
 

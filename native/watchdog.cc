@@ -182,8 +182,7 @@ void Watchdog::Join() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-LoopState Watchdog::DetectorState(int64_t now_ns) {
-  LoopState loop = LoadState();
+LoopState Watchdog::DetectorState(int64_t now_ns, LoopState loop) {
   if (loop.idle && IdleLooksOn()) {
     return gil_starvation_.Adjust(now_ns, loop, loop_tid_.load(std::memory_order_relaxed));
   }
@@ -227,20 +226,28 @@ void Watchdog::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     const int64_t now = MonotonicNowNs();
-    const LoopState loop = DetectorState(now);
+    const LoopState raw = LoadState();  // what the probe said: what wakes us
+    const LoopState loop = DetectorState(now, raw);
     const Decision decision = detector_.Next(now, loop);
     switch (decision.kind) {
       case Decision::Kind::kSleepUntil:
         wake_.wait_until(lock, SteadyAt(decision.deadline_ns));
         break;
       case Decision::Kind::kPark:
+        // Woken by the probe's next transition: `raw`, not the detector's
+        // `loop`, which may differ from it (an allowed section, a GIL wait)
+        // and must not make this wait return at once, for ever, mu_ held.
         parked_.store(true, std::memory_order_seq_cst);
-        if (loop.idle && IdleLooksOn()) {
-          // Its thread may be left waiting for the GIL (gil_wait.h).
-          wake_.wait_until(lock, SteadyAt(now + std::max(options_.interval_ns, kParkedLookNs)),
-                           [&] { return stop_ || LoadState() != loop; });
+        if (raw.idle && IdleLooksOn()) {
+          // Its thread may be (or stay) left waiting for the GIL
+          // (gil_wait.h): looked at again once an interval while it is, and
+          // once per kParkedLookNs while the loop idles.
+          const int64_t look_ns =
+              loop.idle ? std::max(options_.interval_ns, kParkedLookNs) : options_.interval_ns;
+          wake_.wait_until(lock, SteadyAt(now + look_ns),
+                           [&] { return stop_ || LoadState() != raw; });
         } else {
-          wake_.wait(lock, [&] { return stop_ || LoadState() != loop; });
+          wake_.wait(lock, [&] { return stop_ || LoadState() != raw; });
         }
         parked_.store(false, std::memory_order_seq_cst);
         break;
@@ -275,7 +282,7 @@ void Watchdog::Run() {
   if (detector_.in_episode()) {
     // Stopped during an episode: it may have ended already (the loop moved
     // while the last sample was taken), or still go on.
-    const LoopState loop = DetectorState(MonotonicNowNs());
+    const LoopState loop = DetectorState(MonotonicNowNs(), LoadState());
     const Decision last = detector_.Next(MonotonicNowNs(), loop);
     if (last.kind == Decision::Kind::kEpisodeEnded) {
       EndEpisode(last.blocked_ns, /*recovered=*/true);

@@ -167,7 +167,8 @@ class Watchdog {
   // section (allowed_sections.h) counts as busy from now, and as busy from
   // the section's end once it left it.
   // An idle loop whose thread waits for the GIL counts as busy (gil_wait.h).
-  LoopState DetectorState(int64_t now_ns);
+  // `loop`: the probe's state, LoadState().
+  LoopState DetectorState(int64_t now_ns, LoopState loop);
 
   std::atomic<int64_t> state_{0};         // stamp_ns << 1 | idle; 0: not armed
   std::atomic<pid_t> loop_tid_{0};

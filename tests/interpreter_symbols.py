@@ -50,39 +50,3 @@ def _interpreter_file() -> str:
                 return path
     return os.path.realpath(sys.executable)
 
-
-def _dynamic_symbol_size(path: str, name: str) -> int:
-    """The size of `name` in the ELF file's dynamic symbol table, 0 if absent."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:  # 64-bit little-endian
-        return 0
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    wanted = name.encode()
-    for _name, kind, _flags, _addr, offset, size, link, _info, _align, entsize in sections:
-        if kind != 11 or not entsize:  # SHT_DYNSYM
-            continue
-        strtab = sections[link]
-        for at in range(offset, offset + size, entsize):
-            st_name, = struct.unpack_from("<I", data, at)
-            start = strtab[4] + st_name
-            if data[start:data.index(b"\0", start)] == wanted:
-                return struct.unpack_from("<Q", data, at + 16)[0]
-    return 0
-
-
-@functools.lru_cache(maxsize=None)
-def eval_loop_is_named() -> bool:
-    """Whether a native stack can name the eval loop's frames, so that the
-    Python frames are merged in place (native/stack_merge.h). Debian's 3.14
-    and 3.15 export _PyEval_EvalFrameDefault as a small entry function (about
-    1 KiB) and run the loop itself in unnamed code: their native stacks keep
-    the Python frames outside all native frames."""
-    if interpreter_has_local_symbols():
-        return True
-    try:
-        return _dynamic_symbol_size(_interpreter_file(), "_PyEval_EvalFrameDefault") >= 16 * 1024
-    except (OSError, ValueError, struct.error):
-        return False

@@ -41,13 +41,14 @@ int awd_gil_init(void) {
 /* The fields read, as loads from the struct itself: it lives as long as the
  * process (in _PyRuntime, or in the main interpreter, which is a member of
  * _PyRuntime from 3.12), so no load can fault. 3.9-3.12 wrap two of them in
- * _Py_atomic_* structs; 3.13+ have plain fields. */
+ * _Py_atomic_* structs; 3.13+ have plain fields. `locked` is -1 before the
+ * GIL is made and after it is destroyed: not held. */
 #if PY_VERSION_HEX < 0x030D0000
 #define AWD_GIL_HOLDER() ((const void *)__atomic_load_n(&awd_gil->last_holder._value, __ATOMIC_ACQUIRE))
-#define AWD_GIL_LOCKED() (__atomic_load_n(&awd_gil->locked._value, __ATOMIC_ACQUIRE) != 0)
+#define AWD_GIL_LOCKED() (__atomic_load_n(&awd_gil->locked._value, __ATOMIC_ACQUIRE) > 0)
 #else
 #define AWD_GIL_HOLDER() ((const void *)__atomic_load_n(&awd_gil->last_holder, __ATOMIC_ACQUIRE))
-#define AWD_GIL_LOCKED() (__atomic_load_n(&awd_gil->locked, __ATOMIC_ACQUIRE) != 0)
+#define AWD_GIL_LOCKED() (__atomic_load_n(&awd_gil->locked, __ATOMIC_ACQUIRE) > 0)
 #endif
 #define AWD_GIL_SWITCHES() __atomic_load_n(&awd_gil->switch_number, __ATOMIC_ACQUIRE)
 

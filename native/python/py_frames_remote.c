@@ -477,6 +477,7 @@ static void awd_r_record(awd_py_stack *out, int index, const awd_r_view *v,
   }
   r->is_coroutine = (co->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE)) != 0;
   r->coroutine = r->is_coroutine ? (uint64_t)(uintptr_t)v->gen : 0;
+  r->entry_frame = 0; /* set by awd_r_walk_chain for entry frames */
 #if PY_VERSION_HEX < 0x030B0000
   r->is_entry = 1;
 #elif PY_VERSION_HEX < 0x030C0000
@@ -510,6 +511,9 @@ static void awd_r_walk_chain(const void *f, awd_py_stack *out) {
 #if PY_VERSION_HEX >= 0x030C0000
     if (step == AWD_R_SKIP && v.is_entry && recorded >= 0) {
       out->frames[recorded].is_entry = 1;
+      /* On the C stack, inside its eval loop's native frame: that frame is
+       * found by address where the eval loop has no name (sample_builder.cc). */
+      out->frames[recorded].entry_frame = (uint64_t)(uintptr_t)f;
       recorded = -1;
     }
 #else

@@ -70,37 +70,77 @@ TEST(IsGilWait, OnlyAFutexInsideTheGilsStruct) {
   EXPECT_FALSE(IsGilWait(running, gil));
 }
 
-TEST(GilStarvation, AnIdleLoopInItsSelectorStaysIdleAndItsSyscallIsNotRead) {
+TEST(GilStarvation, AnIdleLoopInItsSelectorStaysIdle) {
   World w;
   GilStarvation g = Watching(w);
   EXPECT_EQ(g.Adjust(T(250), kIdle, kLoop), kIdle);
-  w.gil = Gil(1, kLoop);  // held by the loop itself: nothing to wait for
+  w.gil = Gil(1, kLoop);  // held by the loop itself: nothing to wait for, nothing read
+  const int reads = w.syscall_reads;
   EXPECT_EQ(g.Adjust(T(500), kIdle, kLoop), kIdle);
-  EXPECT_EQ(w.syscall_reads, 0);
+  EXPECT_EQ(w.syscall_reads, reads);
   w.gil = Gil(1, kWorker);  // held elsewhere, but the loop is in epoll_wait
   EXPECT_EQ(g.Adjust(T(750), kIdle, kLoop), kIdle);
-  EXPECT_EQ(w.syscall_reads, 1);
+  w.loop_call = Futex(kGil);  // waiting, but for a GIL that is free: a hand-over
+  w.gil = Gil(0, 0);
+  EXPECT_EQ(g.Adjust(T(1000), kIdle, kLoop), kIdle);
   EXPECT_FALSE(g.starved());
 }
 
 TEST(GilStarvation, ALoopWaitingForTheGilCountsAsBusyFromTheFirstLookThatSawIt) {
   World w;
   GilStarvation g = Watching(w);
-  EXPECT_EQ(g.Adjust(T(250), kIdle, kLoop), kIdle);
+  EXPECT_EQ(g.Adjust(T(250), kIdle, kLoop), kIdle);  // in epoll_wait: seen not waiting
   w.gil = Gil(1, kWorker);
   w.loop_call = Futex(kGil + 8);
   // Busy from this look (a hang only an interval later: a wait first seen
   // may be a hand-over of a few milliseconds), and it may have begun as
-  // early as the last look that did not see it.
+  // early as the last look that saw it not waiting.
   EXPECT_EQ(g.Adjust(T(500), kIdle, kLoop), (LoopState{T(500), false}));
   EXPECT_TRUE(g.starved());
   EXPECT_EQ(g.uncertainty_ns(), 250 * kMs);
-  // The same stamp while the probe says nothing new, without reading again.
-  const int reads = w.syscall_reads;
   EXPECT_EQ(g.Adjust(T(750), kIdle, kLoop), (LoopState{T(500), false}));
   w.gil = Gil(1, 300);  // the GIL passed to a third thread: starved still
   EXPECT_EQ(g.Adjust(T(1000), kIdle, kLoop), (LoopState{T(500), false}));
-  EXPECT_EQ(w.syscall_reads, reads);
+  ThreadSyscall running;  // between two of take_gil's timed waits: says nothing
+  w.loop_call = running;
+  EXPECT_EQ(g.Adjust(T(1250), kIdle, kLoop), (LoopState{T(500), false}));
+  EXPECT_TRUE(g.starved());
+}
+
+TEST(GilStarvation, ItEndsWhenTheLoopGoesBackToSleepWithoutTheProbeStamping) {
+  // The loop's thread got the GIL back, then dropped it again inside select's
+  // own Python code or on its way into epoll_wait: in its selector again,
+  // the probe never having stamped "busy".
+  World w;
+  GilStarvation g = Watching(w);
+  w.gil = Gil(1, kWorker);
+  w.loop_call = Futex(kGil);
+  EXPECT_EQ(g.Adjust(T(250), kIdle, kLoop), (LoopState{T(250), false}));
+  w.loop_call = EpollWait();
+  // Idle from this look: never before the busy stamp (no negative block).
+  EXPECT_EQ(g.Adjust(T(500), kIdle, kLoop), (LoopState{T(500), true}));
+  EXPECT_FALSE(g.starved());
+  EXPECT_EQ(g.Adjust(T(750), kIdle, kLoop), (LoopState{T(500), true}));
+  // Holding the GIL ends it too.
+  w.loop_call = Futex(kGil);
+  EXPECT_EQ(g.Adjust(T(1000), kIdle, kLoop), (LoopState{T(1000), false}));
+  EXPECT_EQ(g.uncertainty_ns(), 250 * kMs);  // since the look at 750
+  w.gil = Gil(1, kLoop);
+  EXPECT_EQ(g.Adjust(T(1250), kIdle, kLoop), (LoopState{T(1250), true}));
+}
+
+TEST(GilStarvation, ALookThatCannotTellDoesNotNarrowTheRange) {
+  World w;
+  GilStarvation g = Watching(w);
+  w.gil = Gil(1, kWorker);
+  ThreadSyscall running;
+  w.loop_call = running;  // unsure at 250 and 500: the wait may be under way
+  EXPECT_EQ(g.Adjust(T(250), kIdle, kLoop), kIdle);
+  w.loop_call = std::nullopt;  // unreadable
+  EXPECT_EQ(g.Adjust(T(500), kIdle, kLoop), kIdle);
+  w.loop_call = Futex(kGil);
+  EXPECT_EQ(g.Adjust(T(750), kIdle, kLoop), (LoopState{T(750), false}));
+  EXPECT_EQ(g.uncertainty_ns(), 750 * kMs) << "since the idle stamp, the last sure look";
 }
 
 TEST(GilStarvation, AnUnknownHolderCountsAsAnother) {

@@ -138,6 +138,16 @@ TEST(RemoteCapture, ABlockedThreadIsReadFromOutsideAndItsCallIsNotCutShort) {
     found_caller |= symbolizer.Resolve(pc).function == "AwdTestPollsAPipe";
   }
   EXPECT_TRUE(found_caller) << "native frames reach the caller of poll";
+  // Each frame's canonical frame address, where the unwinder recovered its
+  // caller's SP: what finds an eval loop that has no name (sample_builder.cc).
+  ASSERT_EQ(outside->native_cfas.size(), outside->native_pcs.size());
+  ASSERT_GE(outside->native_cfas.size(), 2u);
+  EXPECT_NE(outside->native_cfas[0], 0u);
+  for (size_t i = 1; i < outside->native_cfas.size(); ++i) {
+    if (outside->native_cfas[i] != 0 && outside->native_cfas[i - 1] != 0) {
+      EXPECT_GT(outside->native_cfas[i], outside->native_cfas[i - 1]) << i;  // the stack grows down
+    }
+  }
 
   const RawThreadCapture* running = Find(result, spinner_tid.load());
   ASSERT_NE(running, nullptr);

@@ -4,12 +4,15 @@
 #include "watchdog.h"
 
 #include <dirent.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -17,6 +20,7 @@
 
 #include "capture.h"
 #include "fake_walker.h"
+#include "gil_wait.h"
 
 namespace aiowatchdog {
 namespace {
@@ -208,6 +212,71 @@ TEST(Watchdog, KeepsTheDirectoryWithinMaxReports) {
   EXPECT_EQ(dir + "/" + kept[0], written[2]) << "the newest two are kept";
   EXPECT_EQ(dir + "/" + kept[1], written[3]);
   EXPECT_EQ(ReportFiles(dir, ".json").size(), 2u);
+}
+
+// A stand-in GIL for the GIL-starvation test: "held" by another thread, its
+// struct the one int the loop thread below waits on with a bare futex.
+int g_fake_gil_word = 0;
+pid_t g_fake_gil_holder = 0;
+
+int FakeGilRead(awd_gil_state* out) {
+  *out = awd_gil_state{};
+  out->locked = 1;
+  out->holder_tid = g_fake_gil_holder;
+  out->lo = reinterpret_cast<uintptr_t>(&g_fake_gil_word);
+  out->hi = out->lo + sizeof g_fake_gil_word;
+  return 1;
+}
+
+// Process CPU time of every thread but the caller's, ns.
+int64_t ProcessCpuNs() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+}
+
+// An idle loop whose thread waits for the GIL is reported, and once its
+// samples are taken the watchdog waits for the probe (or looks again once an
+// interval) instead of spinning on the state it made up: before, it ran a
+// core flat out, mu_ held, until the loop moved.
+TEST(Watchdog, ALoopStarvedOfTheGilIsAHangAndTheWatchdogDoesNotSpinOnIt) {
+  ASSERT_TRUE(InstallCaptureHandler(testing::TestSignal(), testing::FakeWalker).ok());
+  char templ[] = "/tmp/aiowatchdog-wd-XXXXXX";
+  const std::string dir = mkdtemp(templ);
+  g_fake_gil_holder = static_cast<pid_t>(syscall(SYS_gettid));  // "another thread": the test's
+  SetGilReader(&FakeGilRead);
+  WatchdogOptions o = FastOptions(dir);
+  o.samples = 1;
+  Watchdog dog(o);
+  ASSERT_TRUE(dog.Start().ok());
+  std::atomic<bool> release{false};
+  std::thread loop([&] {
+    dog.Touch(/*idle=*/true);  // in its "selector"
+    // Then, its wait over, it waits for the GIL: a futex in the GIL's struct.
+    while (!release.load()) {
+      syscall(SYS_futex, &g_fake_gil_word, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+    }
+    dog.Touch(/*idle=*/false);  // it got the GIL and ran
+  });
+  std::this_thread::sleep_for(milliseconds(400));  // found, then a whole interval more
+  EXPECT_EQ(ReportFiles(dir, ".txt").size(), 1u);
+  const int64_t cpu_before = ProcessCpuNs();
+  std::this_thread::sleep_for(milliseconds(600));  // samples all taken: the watchdog waits
+  const int64_t cpu_ns = ProcessCpuNs() - cpu_before;
+  EXPECT_LT(cpu_ns, 200'000'000) << "the watchdog spun: " << cpu_ns / 1e6 << " ms of CPU in 600 ms";
+  release.store(true);
+  g_fake_gil_word = 1;
+  syscall(SYS_futex, &g_fake_gil_word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  loop.join();
+  for (int i = 0; i < 200 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
+  ASSERT_TRUE(dog.HasFinished());
+  const auto finished = dog.TakeFinished();
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_GE(finished[0].blocked_s, 0.9);  // the whole starvation, counted from its first look
+  EXPECT_GE(finished[0].blocked_min_s, 0) << "a range: it began between two looks";
+  dog.RequestStop();
+  dog.Join();
+  SetGilReader(nullptr);
 }
 
 }  // namespace
