@@ -348,9 +348,7 @@ void Watchdog::TakeSample(const Decision& decision) {
   // and whether it waits for the GIL, held by which thread.
   const SchedSnapshot before_signal = ReadSchedSnapshot(loop_tid);
   const std::optional<awd_gil_state> gil = ReadGil();
-  const std::optional<ThreadSyscall> loop_call =
-      gil ? ReadThreadSyscall(loop_tid) : std::nullopt;
-  const bool gil_wait = gil && loop_call && IsGilWait(*loop_call, *gil);
+  const bool gil_wait = gil && LoopWaitsForGil(loop_tid, *gil);
   const bool gc_running = loop_tid != 0 && CollectingThread() == loop_tid;
   const SchedSnapshot window_start = std::exchange(last_sample_sched_, before_signal);
   CaptureRequest request;
@@ -506,6 +504,23 @@ std::pair<double, double> Watchdog::BlockedSpan(int64_t blocked_ns) const {
   const int64_t most_ns = blocked_ns + episode_gil_extra_ns_;
   if (late_ns <= 0 && episode_gil_extra_ns_ <= 0) return {most_ns / 1e9, -1};
   return {most_ns / 1e9, std::max<int64_t>(0, blocked_ns - std::max<int64_t>(0, late_ns)) / 1e9};
+}
+
+// Watchdog thread, mu_ not held. Whether the loop's thread waits for the GIL
+// `gil`: seen in its futex (a thread waiting for a GIL held by another wakes
+// every 5 ms to ask for it again, and one read may find it "running" on the
+// way: read up to three times then), or found starved by the looks at an
+// idle loop and the GIL still held by another.
+bool Watchdog::LoopWaitsForGil(pid_t loop_tid, const awd_gil_state& gil) {
+  if (!HeldByAnother(gil, loop_tid)) return false;
+  if (gil_starvation_.starved()) return true;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::optional<ThreadSyscall> call = ReadThreadSyscall(loop_tid);
+    if (!call) return false;
+    if (call->state == ThreadSyscall::State::kBlocked) return IsGilWait(*call, gil);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return false;
 }
 
 // Watchdog thread, mu_ held.

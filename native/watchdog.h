@@ -137,6 +137,7 @@ class Watchdog {
   void Run();
   void TakeSample(const Decision& decision);
   void EndEpisode(int64_t blocked_ns, bool recovered);
+  bool LoopWaitsForGil(pid_t loop_tid, const awd_gil_state& gil);
   void FinishRun() noexcept;
   // A block counted as `blocked_ns` from its stamp, in seconds: how long it
   // may have lasted (the count, plus how much earlier a GIL wait may have
