@@ -45,9 +45,20 @@ std::vector<Frame> MergeStacks(const std::vector<ClassifiedNativeFrame>& native,
     if (frame.is_eval || (seen_eval && frame.is_interpreter)) continue;
     inner_first.push_back(NativeFrame(frame));
   }
-  // Frames no eval frame claimed: just outside the last placed Python frame,
-  // or outside all native frames when none was placed.
-  if (!seen_eval) after_last_python = inner_first.size();
+  // Frames no eval frame claimed: just outside the last placed Python frame.
+  // With no eval frame found at all: just inside the innermost frame of the
+  // interpreter (its call into what the thread is stuck in: ctypes, a C
+  // extension, libc), so that the innermost Python frame is still followed by
+  // what it called; outside all native frames when none is the interpreter's.
+  if (!seen_eval) {
+    after_last_python = inner_first.size();
+    for (size_t i = 0; i < native.size(); ++i) {
+      if (native[i].is_interpreter) {
+        after_last_python = i;  // nothing was dropped: inner_first is `native`
+        break;
+      }
+    }
+  }
   std::vector<Frame> leftovers;
   for (; next_py < python.size(); ++next_py) leftovers.push_back(PythonFrame(python[next_py]));
   inner_first.insert(inner_first.begin() + after_last_python, leftovers.begin(), leftovers.end());

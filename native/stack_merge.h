@@ -11,7 +11,9 @@
 // Tolerated mismatches, written down: Python frames left over once the native
 // frames are used up (an unwinder that stopped early, `-X perf` trampolines)
 // are appended at the outer end; with no eval frame at all in the native
-// stack, the Python frames go outside all native frames.
+// stack (a stripped interpreter whose entry frames were not found either),
+// the Python frames go just inside the innermost frame of the interpreter,
+// or outside all native frames when there is none.
 #ifndef AIOWATCHDOG_STACK_MERGE_H_
 #define AIOWATCHDOG_STACK_MERGE_H_
 

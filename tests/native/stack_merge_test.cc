@@ -63,6 +63,22 @@ TEST(StackMerge, NoEvalFramePutsPythonOutsideEverything) {
             (std::vector<std::string>{"P:reader", "N:clone3", "N:read"}));
 }
 
+TEST(StackMerge, NoEvalFramePutsPythonJustInsideTheInnermostInterpreterFrame) {
+  // A stripped interpreter whose eval loops were not found: the Python frames
+  // are still followed by what the innermost one called.
+  const std::vector<ClassifiedNativeFrame> native = {
+      Lib("clock_nanosleep", "/lib/libc.so.6"), Lib("ffi_call", "/lib/libffi.so.8"),
+      Interp("0x5ded5e"), Interp("0x44ac14"), Interp("Py_RunMain"),
+      Lib("__libc_start_main", "/lib/libc.so.6")};
+  const std::vector<RawPyFrame> python = {Py("usleep", false), Py("<module>", true)};
+  size_t edge = 99;
+  EXPECT_EQ(Names(MergeStacks(native, python, &edge)),
+            (std::vector<std::string>{"N:__libc_start_main", "N:Py_RunMain", "N:0x44ac14",
+                                      "N:0x5ded5e", "P:<module>", "P:usleep", "N:ffi_call",
+                                      "N:clock_nanosleep"}));
+  EXPECT_EQ(edge, 4u);
+}
+
 TEST(StackMerge, ANonPythonThreadIsAllNative) {
   const std::vector<ClassifiedNativeFrame> native = {Lib("epoll_wait", "/lib/libc.so.6"),
                                                      Lib("worker", "/lib/libfoo.so")};
