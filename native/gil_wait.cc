@@ -3,6 +3,8 @@
 #include <sys/syscall.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace aiowatchdog {
 
@@ -72,9 +74,16 @@ GilStarvation::Look GilStarvation::LookAt(pid_t loop_tid) {
   const std::optional<awd_gil_state> gil = read_gil_();
   if (!gil) return Look::kUnsure;
   if (gil->locked != 0 && gil->holder_tid == loop_tid) return Look::kClear;  // it has the GIL
-  const std::optional<ThreadSyscall> call = read_syscall_(loop_tid);
   // "running" (between two of take_gil's 5 ms timed waits, or on its way to
-  // or from a call) and an unreadable file say nothing.
+  // or from a call) and an unreadable file say nothing: read again, up to
+  // three times, 200 us apart, while another thread holds the GIL.
+  std::optional<ThreadSyscall> call = read_syscall_(loop_tid);
+  for (int again = 0; again < 2 && call && call->state == ThreadSyscall::State::kRunning &&
+                      HeldByAnother(*gil, loop_tid);
+       ++again) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    call = read_syscall_(loop_tid);
+  }
   if (!call || call->state != ThreadSyscall::State::kBlocked) return Look::kUnsure;
   if (!IsGilWait(*call, *gil)) return Look::kClear;  // in its selector, or any other call
   // Waiting for a free GIL: a hand-over under way.

@@ -518,7 +518,7 @@ bool Watchdog::LoopWaitsForGil(pid_t loop_tid, const awd_gil_state& gil) {
     const std::optional<ThreadSyscall> call = ReadThreadSyscall(loop_tid);
     if (!call) return false;
     if (call->state == ThreadSyscall::State::kBlocked) return IsGilWait(*call, gil);
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (attempt < 2) std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   return false;
 }

@@ -54,12 +54,14 @@ def test_a_loop_starved_of_the_gil_is_reported_with_the_holder_blamed(tmp_path, 
             python = [f["function"] for f in holder["frames"] if f["kind"] == "python"]
             assert python and python[-1].endswith(function) or any(
                 f.endswith(function) for f in python), python
-        # Starved while its probe said idle, the wait began between two looks
-        # of the watchdog: a range. (Starved in the middle of a loop step, the
-        # probe's stamp is exact.)
+        # Starved while its probe said idle, the wait began after the last
+        # look that surely saw none: a range, an interval wide, or two when
+        # a look could not tell (the waiter caught running between two of its
+        # 5 ms waits three times over). Starved in the middle of a loop step,
+        # the probe's stamp is exact.
         if "blocked_min_s" in report:
             assert 0 <= report["blocked_min_s"] <= report["blocked_s"] <= \
-                report["blocked_min_s"] + report["interval_s"] + 0.05, report
+                report["blocked_min_s"] + 2 * report["interval_s"] + 0.05, report
     # The recovery WARNING names the holder and its function before the loop's.
     warning = run.stderr[run.stderr.index("event loop was blocked"):]
     assert f'held by thread "asyncio_0" (native id {worker})' in warning, warning
@@ -106,7 +108,8 @@ def test_a_loop_starved_while_idle_is_given_the_range_its_wait_may_have_lasted(
     for report in reports:
         assert report["loop_activity"]["state"] == "gil"
         assert 0 <= report["blocked_min_s"] < report["blocked_s"], report
-        assert report["blocked_s"] - report["blocked_min_s"] <= look_s + 0.01
+        # One look wide, or two when one could not tell (see above).
+        assert report["blocked_s"] - report["blocked_min_s"] <= 2 * look_s + 0.01
     # The loop could not run from its timer's due time to the worker's end.
     starved_s = (run.event("block_end")["t_ns"] - run.event("timer")["due_ns"]) / 1e9
     warning = run.stderr[run.stderr.index("event loop was blocked for "):].split("\n", 1)[0]
