@@ -35,6 +35,19 @@ bool HeldByAnother(const awd_gil_state& gil, pid_t tid) {
   return gil.locked != 0 && gil.holder_tid != tid;
 }
 
+std::optional<ThreadSyscall> ReadCallOfGilWaiter(
+    const std::function<std::optional<ThreadSyscall>(pid_t)>& read, pid_t tid,
+    const awd_gil_state& gil) {
+  std::optional<ThreadSyscall> call = read(tid);
+  for (int again = 0; again < 2 && call && call->state == ThreadSyscall::State::kRunning &&
+                      HeldByAnother(gil, tid);
+       ++again) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    call = read(tid);
+  }
+  return call;
+}
+
 LoopState GilStarvation::Adjust(int64_t now_ns, LoopState real, pid_t loop_tid) {
   if (!real.idle || real.stamp_ns == 0 || loop_tid == 0) {
     starved_since_ns_ = 0;
@@ -75,15 +88,8 @@ GilStarvation::Look GilStarvation::LookAt(pid_t loop_tid) {
   if (!gil) return Look::kUnsure;
   if (gil->locked != 0 && gil->holder_tid == loop_tid) return Look::kClear;  // it has the GIL
   // "running" (between two of take_gil's 5 ms timed waits, or on its way to
-  // or from a call) and an unreadable file say nothing: read again, up to
-  // three times, 200 us apart, while another thread holds the GIL.
-  std::optional<ThreadSyscall> call = read_syscall_(loop_tid);
-  for (int again = 0; again < 2 && call && call->state == ThreadSyscall::State::kRunning &&
-                      HeldByAnother(*gil, loop_tid);
-       ++again) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    call = read_syscall_(loop_tid);
-  }
+  // or from a call) and an unreadable file say nothing.
+  const std::optional<ThreadSyscall> call = ReadCallOfGilWaiter(read_syscall_, loop_tid, *gil);
   if (!call || call->state != ThreadSyscall::State::kBlocked) return Look::kUnsure;
   if (!IsGilWait(*call, *gil)) return Look::kClear;  // in its selector, or any other call
   // Waiting for a free GIL: a hand-over under way.

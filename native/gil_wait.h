@@ -52,6 +52,14 @@ bool IsGilWait(const ThreadSyscall& call, const awd_gil_state& gil);
 // counts as another).
 bool HeldByAnother(const awd_gil_state& gil, pid_t tid);
 
+// Thread `tid`'s system call as `read` gives it (ReadThreadSyscall), read
+// again up to twice, 200 us apart, while it reads "running" and another
+// thread holds `gil`: a thread waiting for the GIL wakes every 5 ms to ask
+// for it again, and one read may find it on the way. Nothing when unreadable.
+std::optional<ThreadSyscall> ReadCallOfGilWaiter(
+    const std::function<std::optional<ThreadSyscall>(pid_t)>& read, pid_t tid,
+    const awd_gil_state& gil);
+
 // The rule above as a state machine over looks, with the readers injected
 // (gil_wait_test). Watchdog thread only.
 class GilStarvation {

@@ -507,20 +507,13 @@ std::pair<double, double> Watchdog::BlockedSpan(int64_t blocked_ns) const {
 }
 
 // Watchdog thread, mu_ not held. Whether the loop's thread waits for the GIL
-// `gil`: seen in its futex (a thread waiting for a GIL held by another wakes
-// every 5 ms to ask for it again, and one read may find it "running" on the
-// way: read up to three times then), or found starved by the looks at an
-// idle loop and the GIL still held by another.
+// `gil`: seen in its futex (ReadCallOfGilWaiter), or found starved by the
+// looks at an idle loop and the GIL still held by another.
 bool Watchdog::LoopWaitsForGil(pid_t loop_tid, const awd_gil_state& gil) {
   if (!HeldByAnother(gil, loop_tid)) return false;
   if (gil_starvation_.starved()) return true;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    const std::optional<ThreadSyscall> call = ReadThreadSyscall(loop_tid);
-    if (!call) return false;
-    if (call->state == ThreadSyscall::State::kBlocked) return IsGilWait(*call, gil);
-    if (attempt < 2) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return false;
+  const std::optional<ThreadSyscall> call = ReadCallOfGilWaiter(ReadThreadSyscall, loop_tid, gil);
+  return call && IsGilWait(*call, gil);
 }
 
 // Watchdog thread, mu_ held.
