@@ -78,3 +78,31 @@ def test_our_table_failing_never_reaches_the_caller(monkeypatch):
     thread.start()
     thread.join()
     assert ran == [True] and uncaught == []
+
+
+def test_a_name_that_raises_never_keeps_start_waiting():
+    """A subclass whose `name` property raises (it reads an attribute run()
+    sets): noting the name must not keep the new thread from telling start()
+    that it began (before, start() waited for ever)."""
+    ran = []
+
+    class Late(threading.Thread):
+        @property
+        def name(self):
+            return self.label  # set only in run()
+
+        @name.setter
+        def name(self, value):
+            pass
+
+        def run(self):
+            self.label = "late"
+            ran.append(True)
+
+    late = Late()
+    starter = threading.Thread(target=late.start, daemon=True)
+    starter.start()
+    starter.join(10)
+    assert not starter.is_alive(), "start() is still waiting for the thread to begin"
+    late.join(10)
+    assert ran == [True]
