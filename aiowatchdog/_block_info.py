@@ -10,6 +10,7 @@ coroutine's name is still in `stack`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
@@ -111,8 +112,10 @@ class BlockInfo:
 
 
 def block_info_from_episode(episode: Mapping[str, Any],
-                            loop: Optional[asyncio.AbstractEventLoop]) -> BlockInfo:
-    """On the loop's thread (the task lookup reads the loop's tasks)."""
+                            loop: Optional[asyncio.AbstractEventLoop],
+                            tasks_at_end: Iterable[Any] = ()) -> BlockInfo:
+    """On the loop's thread (the task lookup reads the loop's tasks, and
+    `tasks_at_end`: the loop's tasks when the block ended, see tasks_of)."""
     stack = tuple(StackFrame(f["kind"], f["file"], f["line"], f["function"], f.get("source", ""))
                   for f in episode.get("loop_stack", ()))
     holder = episode.get("gil_holder")
@@ -126,7 +129,8 @@ def block_info_from_episode(episode: Mapping[str, Any],
         file=culprit["file"] if culprit else None,
         line=culprit["line"] if culprit else None,
         stack=stack,
-        task_name=find_task_name(loop, task["coroutine_address"]) if task and loop else None,
+        task_name=(find_task_name(loop, task["coroutine_address"], tasks_at_end)
+                   if task and loop else None),
         activity=_activity(activity, holder) if activity else None,
         ongoing=not episode["recovered"],
     )
@@ -147,10 +151,13 @@ def _activity(d: Mapping[str, Any], holder: Optional[Mapping[str, Any]] = None) 
                         describe_gil_holder(holder))
 
 
-def find_task_name(loop: asyncio.AbstractEventLoop, coroutine_address: int) -> Optional[str]:
+def find_task_name(loop: asyncio.AbstractEventLoop, coroutine_address: int,
+                   also: Iterable[Any] = ()) -> Optional[str]:
+    """The name of the task of `loop` running the coroutine at
+    `coroutine_address`, looked for among its tasks now and in `also`."""
     if not coroutine_address:
         return None
-    for task in _tasks_of(loop):
+    for task in itertools.chain(also, tasks_of(loop)):
         try:
             if id(task.get_coro()) == coroutine_address:
                 return task.get_name()
@@ -159,14 +166,16 @@ def find_task_name(loop: asyncio.AbstractEventLoop, coroutine_address: int) -> O
     return None
 
 
-def _tasks_of(loop: asyncio.AbstractEventLoop) -> Iterable["asyncio.Task[Any]"]:
+def tasks_of(loop: asyncio.AbstractEventLoop) -> List["asyncio.Task[Any]"]:
     """The loop's tasks, done ones too while still alive: asyncio up to 3.13
     keeps every task in a WeakSet (the name differs across versions);
     all_tasks() only lists the pending ones. 3.14's C tasks are in a
     per-thread list that only all_tasks() reads, so a task that finished
-    since its block is looked for where the loop still holds it: the
+    with its block is looked for where the loop still holds it: the
     callbacks it has ready (a task's wakeup is bound to the task that waits,
-    and is given the task it waited for)."""
+    and is given the task it waited for). Those run right after the block,
+    before a watcher has its sample: the watcher keeps this list from the
+    touch that ended the block (CHORE_BLOCK_ENDED)."""
     seen = []
     for name in ("_scheduled_tasks", "_all_tasks"):
         tasks = getattr(asyncio.tasks, name, None)

@@ -21,7 +21,7 @@ import threading
 from typing import Callable, List, Optional, Set
 
 from . import _exec_fence, _gc_phase, _native
-from ._block_info import BlockInfo, block_info_from_episode
+from ._block_info import BlockInfo, block_info_from_episode, tasks_of
 from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 from ._options import default_signal
@@ -52,8 +52,12 @@ class BlockWatcher:
             python_version="", native_stacks=native_stacks, max_threads=1,
             write_reports=False)
         self._shutdown_hook = LoopShutdownHook(self.stop)
+        # The loop's tasks at the end of each block not yet handed over: a
+        # task that ended with its block may be found nowhere else by then.
+        self._tasks_at_end: List[object] = []
         self._probe = make_probe(loop, self._watchdog, threshold,
-                                 on_armed=self._shutdown_hook.arm, on_finished=self._deliver)
+                                 on_armed=self._shutdown_hook.arm, on_finished=self._deliver,
+                                 on_block_end=self._keep_tasks_at_end)
         # On the loop's thread: the loop starts something new now (the
         # slow-callback wrapper, before each callback); returns the chores
         # due, for run_chores. The native method itself: no Python frame.
@@ -81,7 +85,7 @@ class BlockWatcher:
 
     @property
     def running(self) -> bool:
-        return self._started and not self._stopped
+        return self._started and not self._stopped and self._watchdog.ended_early is None
 
     def run_chores(self, chores: int) -> None:
         """The chores `touch` said due (on the loop's thread)."""
@@ -112,14 +116,19 @@ class BlockWatcher:
         _live.discard(self)
         self._deliver(self._watchdog.take_finished())
 
+    def _keep_tasks_at_end(self) -> None:
+        if self._on_block is not None:
+            self._tasks_at_end.extend(tasks_of(self.loop))
+
     def _deliver(self, episodes: List[dict]) -> None:
+        tasks_at_end, self._tasks_at_end = self._tasks_at_end, []
         if self._on_block is None:
             return
         for episode in episodes:
             if episode["blocked_s"] < self.threshold:
                 continue  # ended by the stop before it was a block
             try:
-                info = block_info_from_episode(episode, self.loop)
+                info = block_info_from_episode(episode, self.loop, tasks_at_end)
             except Exception:
                 logger.exception("aiowatchdog could not describe a block of the event loop")
                 continue

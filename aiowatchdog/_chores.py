@@ -119,15 +119,20 @@ def tell_handler_reinstalls() -> None:
 
 class LoopChores:
     """Does the chores a `watchdog.touch()` call reported due. Finished
-    episodes go to `on_finished` (default: the recovery WARNING)."""
+    episodes go to `on_finished` (default: the recovery WARNING);
+    `on_block_end`, if any, is called by the touch that ended a hang, before
+    the loop runs anything else."""
 
     def __init__(self, watchdog: Any,
-                 on_finished: Callable[[List[dict]], None] = log_episodes) -> None:
+                 on_finished: Callable[[List[dict]], None] = log_episodes,
+                 on_block_end: Optional[Callable[[], None]] = None) -> None:
         self._watchdog = watchdog
         self._on_finished = on_finished
+        self._on_block_end = on_block_end
         self._thread_count = -1
         self._names_due = 0.0
         self._errors_logged: Set[str] = set()
+        self._end_told = False
 
     def run(self, chores: int) -> None:
         """Called inside the application's loop (selector.select, a
@@ -142,13 +147,24 @@ class LoopChores:
                                  "the loop goes on (this error is not logged again)")
 
     def _run(self, chores: int) -> None:
+        if chores & _native.CHORE_BLOCK_ENDED and self._on_block_end is not None:
+            self._on_block_end()
         if chores & _native.CHORE_FINISHED_EPISODES:
             self._on_finished(self._watchdog.take_finished())
         if chores & _native.CHORE_HOUSEKEEPING:
             tell_handler_reinstalls()
+            self._tell_early_end()
             count = threading.active_count()
             now = time.monotonic()
             if count != self._thread_count or now >= self._names_due:
                 self._thread_count = count
                 self._names_due = now + _NAMES_PERIOD_S
                 publish_thread_names()
+
+    def _tell_early_end(self) -> None:
+        """One ERROR if the watchdog thread ended without being stopped."""
+        why = self._watchdog.ended_early
+        if why is not None and not self._end_told:
+            self._end_told = True
+            logger.error("aiowatchdog's watchdog thread ended (%s): hangs of this loop are no "
+                         "longer caught; the application goes on", why)

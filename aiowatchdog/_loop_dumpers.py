@@ -75,7 +75,7 @@ class LoopDumpers:
             if self._closed or loop in self._shut_down:
                 return
             running = self._dumpers.get(loop)
-            if running is not None and running.running:
+            if running is not None and not running._stopped:
                 return  # re-entered (nest_asyncio): already watched
         if hang_inspection.loop_dumper(loop) is not None:
             return  # the program watches this loop itself (its own start() call)
@@ -96,7 +96,7 @@ class LoopDumpers:
     def _loop_stopped(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             dumper = self._dumpers.pop(loop, None)
-            if dumper is not None and not dumper.running:
+            if dumper is not None and dumper._stopped:
                 # It stopped itself: its shutdown hook saw shutdown_asyncgens().
                 self._shut_down.add(loop)
                 return

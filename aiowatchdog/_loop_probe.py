@@ -28,10 +28,11 @@ OnFinished = Callable[[List[dict]], None]
 
 class _Probe:
     def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
-                 on_armed: Callable[[], None], on_finished: OnFinished = log_episodes) -> None:
+                 on_armed: Callable[[], None], on_finished: OnFinished = log_episodes,
+                 on_block_end: Optional[Callable[[], None]] = None) -> None:
         self._loop = loop
         self._watchdog = watchdog
-        self._chores = LoopChores(watchdog, on_finished)
+        self._chores = LoopChores(watchdog, on_finished, on_block_end)
         self._on_armed = on_armed
         self._active = False
         self._cancelled = False
@@ -116,8 +117,9 @@ class HeartbeatProbe(_Probe):
 
     def __init__(self, loop: asyncio.AbstractEventLoop, watchdog: Any,
                  on_armed: Callable[[], None], period: float,
-                 on_finished: OnFinished = log_episodes) -> None:
-        super().__init__(loop, watchdog, on_armed, on_finished)
+                 on_finished: OnFinished = log_episodes,
+                 on_block_end: Optional[Callable[[], None]] = None) -> None:
+        super().__init__(loop, watchdog, on_armed, on_finished, on_block_end)
         self._period = period
         self._handle: Optional[asyncio.TimerHandle] = None
 
@@ -140,14 +142,15 @@ class HeartbeatProbe(_Probe):
 
 
 def make_probe(loop: asyncio.AbstractEventLoop, watchdog: Any, interval: float,
-               on_armed: Callable[[], None], on_finished: OnFinished = log_episodes) -> _Probe:
+               on_armed: Callable[[], None], on_finished: OnFinished = log_episodes,
+               on_block_end: Optional[Callable[[], None]] = None) -> _Probe:
     """The cheapest probe that works for `loop`."""
     selector = getattr(loop, "_selector", None)
     if isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop) and isinstance(
         selector, selectors.BaseSelector
     ):
-        return SelectorProbe(loop, watchdog, on_armed, on_finished)
-    return HeartbeatProbe(loop, watchdog, on_armed, interval / 2, on_finished)
+        return SelectorProbe(loop, watchdog, on_armed, on_finished, on_block_end)
+    return HeartbeatProbe(loop, watchdog, on_armed, interval / 2, on_finished, on_block_end)
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:

@@ -168,8 +168,8 @@ class LoopWatchers:
             if self._closed:
                 return None
             watcher = self.watchers_by_loop.get(loop)
-            if watcher is not None and watcher.running:
-                return watcher
+            if watcher is not None and not watcher._stopped:
+                return watcher  # (its thread may have ended: logged, and kept till the loop's end)
             watcher = BlockWatcher(loop, self.threshold, self._on_block,
                                    native_stacks=self._native_stacks)
             self.watchers_by_loop[loop] = watcher

@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 REPORT_SCHEMA_VERSION: int
 CHORE_FINISHED_EPISODES: int
 CHORE_HOUSEKEEPING: int
+CHORE_BLOCK_ENDED: int
 MAX_PY_FRAMES: int
 MAX_NATIVE_FRAMES: int
 
@@ -60,6 +61,9 @@ class Watchdog:
         one being taken; None if there is none."""
     def request_stop(self) -> None: ...
     def stopped(self) -> bool: ...
+    @property
+    def ended_early(self) -> Optional[str]:
+        """Why the watchdog thread ended without being asked to, else None."""
     def join(self) -> None: ...
     def forget_after_fork(self) -> None:
         """In a forked child: stopped, without touching the absent thread."""

@@ -106,7 +106,9 @@ class Dumper:
 
     @property
     def running(self) -> bool:
-        return not self._stopped
+        """Started, not stopped, and its watchdog thread alive (it ends by
+        itself only when it cannot go on: logged as an ERROR)."""
+        return not self._stopped and self._watchdog.ended_early is None
 
     @property
     def episodes(self) -> int:

@@ -87,6 +87,11 @@ GilStarvation::Look GilStarvation::LookAt(pid_t loop_tid) {
   const std::optional<awd_gil_state> gil = read_gil_();
   if (!gil) return Look::kUnsure;
   if (gil->locked != 0 && gil->holder_tid == loop_tid) return Look::kClear;  // it has the GIL
+  // Nobody holds it: the loop is not starved now (a wait for it, if any, is
+  // a hand-over of microseconds), and /proc is not read. This is every look
+  // at an idle program, whose cost is the idle overhead (issue #18). While
+  // starved, the call is read: a free GIL is no proof the loop came back.
+  if (gil->locked == 0 && !starved()) return Look::kClear;
   // "running" (between two of take_gil's 5 ms timed waits, or on its way to
   // or from a call) and an unreadable file say nothing.
   const std::optional<ThreadSyscall> call = ReadCallOfGilWaiter(read_syscall_, loop_tid, *gil);

@@ -7,7 +7,8 @@
 //
 // While the probe says idle, the watchdog looks every `interval`: when the
 // GIL is held by a thread other than the loop's, it reads the loop thread's
-// system call (/proc/self/task/<tid>/syscall). A futex wait on an address
+// system call (/proc/self/task/<tid>/syscall); a free GIL is a look that saw
+// no starvation, without that read. A futex wait on an address
 // inside the GIL's struct (its condition variable or mutex) is a wait for the
 // GIL. From that look on, the loop counts as busy (stamped then: a wait seen
 // for the first time may be a hand-over of a few milliseconds, so a hang is
@@ -84,8 +85,8 @@ class GilStarvation {
   bool starved() const { return starved_since_ns_ != 0; }
   // How much earlier than that stamp the wait may have begun: the period
   // since the last look that saw the loop's thread not waiting (holding the
-  // GIL, or blocked in another call; a look that could not tell does not
-  // count). 0 when not starved.
+  // GIL, blocked in another call, or the GIL free; a look that could not
+  // tell does not count). 0 when not starved.
   int64_t uncertainty_ns() const { return starved() ? first_seen_ns_ - starved_since_ns_ : 0; }
 
  private:

@@ -109,10 +109,15 @@ absl::Status Watchdog::Start() {
         if (WarmUpThreadLocalStorage()) {
           Run();
         } else {
+          ended_early_.store("too little memory for its thread to start",
+                             std::memory_order_release);
           FinishRun();
         }
       } catch (...) {
-        FinishRun();  // Run's own end was not reached: its cleanup, then stopped
+        // Run's own end was not reached: its cleanup, then stopped.
+        ended_early_.store("an error on its thread that no capture caught",
+                           std::memory_order_release);
+        FinishRun();
       }
     });
   } catch (const std::system_error& e) {
@@ -129,8 +134,10 @@ int Watchdog::Touch(bool idle) {
   if (loop_tid_.load(std::memory_order_relaxed) == 0) loop_tid_.store(CurrentTid());
   const int64_t now = MonotonicNowNs();
   state_.store(now << 1 | (idle ? 1 : 0), std::memory_order_seq_cst);
+  int chores = 0;
   if (in_episode_.load(std::memory_order_seq_cst) &&
       recovered_at_ns_.load(std::memory_order_relaxed) == 0) {
+    chores |= kBlockEnded;
     timespec cpu;  // once per episode: a system call, on this thread's own clock
     recovered_cpu_ns_.store(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0
                                 ? cpu.tv_sec * 1'000'000'000LL + cpu.tv_nsec
@@ -145,7 +152,7 @@ int Watchdog::Touch(bool idle) {
     std::lock_guard<std::mutex> lock(mu_);
     wake_.notify_all();
   }
-  int chores = HasFinished() ? kFinishedEpisodes : 0;
+  if (HasFinished()) chores |= kFinishedEpisodes;
   if (now >= next_housekeeping_ns_) {
     next_housekeeping_ns_ = now + kHousekeepingNs;
     chores |= kHousekeeping;

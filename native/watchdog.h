@@ -99,6 +99,8 @@ class Watchdog {
   // Chores Touch() reports due, for the Python side to do on the loop thread.
   static constexpr int kFinishedEpisodes = 1;  // TakeFinished() has results
   static constexpr int kHousekeeping = 2;      // ~10 times a second: names etc.
+  static constexpr int kBlockEnded = 4;        // this touch ended a hang: what the
+                                               // loop holds now is what it held then
 
   // On the loop's thread: the loop just became busy (idle=false) or idle.
   // Lock-free unless the watchdog is parked or waiting for a recovery.
@@ -115,6 +117,11 @@ class Watchdog {
 
   void RequestStop();
   bool Stopped() const { return exited_.load(std::memory_order_acquire); }
+  // Why the watchdog thread ended without being asked to (too little memory
+  // for it to start, an error no capture caught); nullptr while it runs or
+  // when it was stopped. The Python side logs it and stops calling itself
+  // running.
+  const char* EndedEarly() const { return ended_early_.load(std::memory_order_acquire); }
   void Join();
 
   // In a forked child, where the watchdog thread does not exist: marks this
@@ -188,6 +195,7 @@ class Watchdog {
   int64_t next_housekeeping_ns_ = 0;      // loop thread only
   std::atomic<bool> has_finished_{false};
   std::atomic<bool> exited_{false};
+  std::atomic<const char*> ended_early_{nullptr};  // a string literal
   std::atomic<int64_t> episodes_{0};
 
   std::mutex mu_;

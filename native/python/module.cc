@@ -321,6 +321,12 @@ PYBIND11_MODULE(_native, m) {
       })
       .def("request_stop", &Watchdog::RequestStop)
       .def("stopped", &Watchdog::Stopped)
+      .def_property_readonly("ended_early",
+                             [](const Watchdog& w) -> std::optional<std::string> {
+                               const char* why = w.EndedEarly();
+                               if (why == nullptr) return std::nullopt;
+                               return std::string(why);
+                             })
       .def("join", &Watchdog::Join, py::call_guard<py::gil_scoped_release>())
       .def("forget_after_fork", &Watchdog::ForgetAfterFork)
       .def("sample_since", [](Watchdog& w, int64_t since_ns, double timeout) -> py::object {
@@ -405,6 +411,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("render_json_report", [](const py::dict& d) { return py::bytes(RenderJsonReport(ReportFromDict(d))); });
   m.attr("CHORE_FINISHED_EPISODES") = Watchdog::kFinishedEpisodes;
   m.attr("CHORE_HOUSEKEEPING") = Watchdog::kHousekeeping;
+  m.attr("CHORE_BLOCK_ENDED") = Watchdog::kBlockEnded;
   m.attr("REPORT_SCHEMA_VERSION") = kReportSchemaVersion;
   m.attr("MAX_PY_FRAMES") = static_cast<int>(AWD_MAX_PY_FRAMES);
   m.attr("MAX_NATIVE_FRAMES") = kMaxNativeFrames;

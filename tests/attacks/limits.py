@@ -1,6 +1,7 @@
 """Resource limits (issue 15 item 4). Usage:
 
     python limits.py DIR as MEGABYTES
+    python limits.py DIR as_kib KIBIBYTES
     python limits.py DIR nofile SPARE
 
 "as": RLIMIT_AS set to what the process maps now plus MEGABYTES, then a
@@ -8,7 +9,9 @@ dumper starts and the loop hangs (captured with native stacks, which the
 symbolizer names: its files and tables need address space). "nofile":
 RLIMIT_NOFILE set to the descriptors open now plus SPARE. Either way the
 program must end with its own exit status, 17, whatever the watchdog could
-or could not do; it prints {"started": bool, "reports": N} first.
+or could not do; it prints {"started": bool, "reports": N, "ended_early":
+why or None, "running": bool} first (a watchdog thread that could not go on
+must say why, and its dumper must not say it is running).
 """
 import asyncio
 import json
@@ -26,10 +29,10 @@ def blocked_under_limit():
 
 async def main(directory, kind, amount):
     os.makedirs(directory, exist_ok=True)
-    if kind == "as":
+    if kind in ("as", "as_kib"):
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * resource.getpagesize()
-        limit = size + amount * (1 << 20)
+        limit = size + amount * (1 << (20 if kind == "as" else 10))
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     else:
         saved = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -44,6 +47,9 @@ async def main(directory, kind, amount):
     for _ in range(3):
         await asyncio.sleep(0.02)
         blocked_under_limit()
+    await asyncio.sleep(0.25)  # its chores (the ERROR, if any) are due by now
+    ended_early = dumper._watchdog.ended_early if dumper is not None else None
+    running = dumper is not None and dumper.running
     if dumper is not None:
         try:
             await hang_inspection.stop_wait(dumper)
@@ -52,7 +58,8 @@ async def main(directory, kind, amount):
     if kind == "nofile":
         resource.setrlimit(resource.RLIMIT_NOFILE, saved)  # to count the reports
     reports = len([n for n in os.listdir(directory) if n.endswith(".json")])
-    print(json.dumps({"started": started, "reports": reports}), flush=True)
+    print(json.dumps({"started": started, "reports": reports, "ended_early": ended_early,
+                      "running": running}), flush=True)
     sys.stdout.flush()
     os._exit(17)
 

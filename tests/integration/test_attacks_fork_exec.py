@@ -47,6 +47,21 @@ def test_an_address_space_limit_never_costs_the_process(tmp_path):
     result = drivers.address_space_limits(headrooms, directory=tmp_path)
     assert result["statuses"] == {"17": len(headrooms)}, result
     assert result["with_reports"] >= 1, "with room enough, hangs are still reported"
+    for why, running, logged in result["ended_early"]:
+        assert not running and logged, result["ended_early"]
+
+
+def test_a_watchdog_thread_short_of_memory_ends_and_says_so(tmp_path):
+    """At the edge of what start() needs, the thread has its stack and
+    hardly more: it ends before its first allocation could abort the host,
+    says why once (an ERROR), and its dumper stops saying it runs."""
+    result = drivers.watchdog_thread_short_of_memory(directory=tmp_path)
+    edge = result["edge"]
+    assert edge is not None, result
+    assert edge["status"] == 17, edge["stderr"]
+    assert edge["ended_early"] == "too little memory for its thread to start", edge
+    assert not edge["running"] and edge["logged"], edge
+    assert edge["stderr"].count("watchdog thread ended") == 1, edge["stderr"]
 
 
 def test_a_descriptor_limit_never_costs_the_process(tmp_path):

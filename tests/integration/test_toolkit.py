@@ -32,8 +32,9 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
     blocks, _ = blocks_of(tmp_path, "watch_in_coroutine", "--loop", loop)
     assert [b["function"] for b in blocks] == ["sleep_in_task", "spin", "watch_in_coroutine"], blocks
     sleeper, spinner, last = blocks
-    if sys.version_info < (3, 14):
-        # 3.14+: see test_a_task_finished_by_the_time_its_block_is_told_is_named
+    if loop == "asyncio" or sys.version_info < (3, 14):
+        # 3.14+ under uvloop: None (README, "task_name"), as 3.14 lists only
+        # pending tasks and uvloop's ready queue cannot be read.
         assert sleeper["task"] == "sleeper-task"
     assert sleeper["activity"] == "syscall"  # time.sleep: clock_nanosleep
     assert sleeper["file"] == "toolkit_program.py" and sleeper["line"] == SLEEP_LINE
@@ -46,15 +47,17 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
     # Not told: the 4 ms block (under 20 ms), the allowed 150 ms sleep, idling.
 
 
-@pytest.mark.xfail(sys.version_info >= (3, 14), strict=True,
-                   reason="3.14's C tasks are listed (all_tasks) only while pending: a watch "
-                          "tells a block once its watchdog thread has built it, after the loop "
-                          "ran on, so a task that ended with the block is no longer found by its "
-                          "coroutine and the block is told with its coroutine alone")
 def test_a_task_finished_by_the_time_its_block_is_told_is_named(tmp_path):
-    blocks, _ = blocks_of(tmp_path, "watch_in_coroutine", "--loop", "asyncio")
-    assert blocks[0]["function"] == "sleep_in_task"
-    assert blocks[0]["task"] == "sleeper-task"
+    """The sleeper task ends with its block, and the task awaiting it runs on
+    before the watchdog thread has built the block: 3.14's C tasks are then
+    listed nowhere (all_tasks lists pending ones), so the name comes from the
+    tasks the loop held at the touch that ended the block."""
+    for attempt in range(3):  # the watchdog thread is late by chance: try it thrice
+        run_dir = tmp_path / str(attempt)
+        run_dir.mkdir()
+        blocks, _ = blocks_of(run_dir, "watch_in_coroutine", "--loop", "asyncio")
+        assert blocks[0]["function"] == "sleep_in_task"
+        assert blocks[0]["task"] == "sleeper-task"
 
 
 def test_watch_catches_blocks_down_to_5_ms(tmp_path):

@@ -86,6 +86,27 @@ TEST(GilStarvation, AnIdleLoopInItsSelectorStaysIdle) {
   EXPECT_FALSE(g.starved());
 }
 
+TEST(GilStarvation, AFreeGilIsASureLookAndNothingIsReadForIt) {
+  World w;
+  GilStarvation g = Watching(w);
+  ThreadSyscall running;  // whatever /proc would say: it is not read
+  w.loop_call = running;
+  for (int ms = 250; ms <= 1000; ms += 250) EXPECT_EQ(g.Adjust(T(ms), kIdle, kLoop), kIdle);
+  EXPECT_EQ(w.syscall_reads, 0) << "an idle program's looks read no /proc file";
+  w.gil = Gil(1, kWorker);
+  w.loop_call = Futex(kGil);
+  EXPECT_EQ(g.Adjust(T(1250), kIdle, kLoop), (LoopState{T(1250), false}));
+  EXPECT_EQ(g.uncertainty_ns(), 250 * kMs) << "since the look at 1000, which saw the GIL free";
+  // Starved, a free GIL proves nothing by itself: the loop's call is read.
+  w.gil = Gil(0, 0);
+  const int reads = w.syscall_reads;
+  EXPECT_EQ(g.Adjust(T(1500), kIdle, kLoop), (LoopState{T(1250), false}))
+      << "waiting still, for the GIL just let go: a hand-over, not the end";
+  EXPECT_GT(w.syscall_reads, reads);
+  w.loop_call = EpollWait();
+  EXPECT_EQ(g.Adjust(T(1750), kIdle, kLoop), (LoopState{T(1750), true}));
+}
+
 TEST(GilStarvation, ALoopWaitingForTheGilCountsAsBusyFromTheFirstLookThatSawIt) {
   World w;
   GilStarvation g = Watching(w);

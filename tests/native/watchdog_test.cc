@@ -64,9 +64,11 @@ TEST(Watchdog, ALoopBusyTooLongBecomesOneEpisodeWithItsSamples) {
   EXPECT_EQ(ReportFiles(dir, ".json").size(), 2u);
   EXPECT_FALSE(dog.HasFinished());
 
-  dog.Touch(/*idle=*/true);  // recovery: back in its selector
+  // Recovery: back in its selector. That touch, and only that one, says so.
+  EXPECT_TRUE(dog.Touch(/*idle=*/true) & Watchdog::kBlockEnded);
   for (int i = 0; i < 100 && !dog.HasFinished(); ++i) std::this_thread::sleep_for(milliseconds(2));
   ASSERT_TRUE(dog.HasFinished());
+  EXPECT_FALSE(dog.Touch(/*idle=*/false) & Watchdog::kBlockEnded);
   const auto finished = dog.TakeFinished();
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_TRUE(finished[0].recovered);
