@@ -37,7 +37,7 @@ class StackFrame:
 
 @dataclass(frozen=True)
 class LoopActivity:
-    """What the loop's thread was doing during the block (see the README's
+    """What the loop's thread was doing during the block (see docs/reports.md,
     "Why the loop was blocked"): state is "on-cpu", "syscall", "gil",
     "starved" or "unknown". gil_holder: for "gil", the thread that held the
     GIL then ('"name" (native id N)'), None when not known."""
@@ -131,7 +131,7 @@ def block_info_from_episode(episode: Mapping[str, Any],
         stack=stack,
         task_name=(find_task_name(loop, task["coroutine_address"], tasks_at_end)
                    if task and loop else None),
-        activity=_activity(activity, holder) if activity else None,
+        activity=activity_of(activity, holder) if activity else None,
         ongoing=not episode["recovered"],
     )
 
@@ -143,7 +143,8 @@ def describe_gil_holder(holder: Optional[Mapping[str, Any]]) -> Optional[str]:
     return f'"{holder["name"]}" (native id {holder["native_id"]})'
 
 
-def _activity(d: Mapping[str, Any], holder: Optional[Mapping[str, Any]] = None) -> LoopActivity:
+def activity_of(d: Mapping[str, Any], holder: Optional[Mapping[str, Any]] = None) -> LoopActivity:
+    """An episode's activity (and GIL holder) as a LoopActivity."""
     def share(v: Any) -> Optional[float]:
         return None if v is None or v < 0 else float(v)
     return LoopActivity(d["state"], d.get("syscall", ""), share(d.get("cpu_share")),

@@ -14,16 +14,14 @@ inherited watchers are forgotten (their threads do not exist there).
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
-import os
 import threading
-from typing import Callable, List, Optional, Set
+from typing import Callable, List, Optional
 
-from . import _exec_fence, _gc_phase, _native
+from . import _native
 from ._block_info import BlockInfo, block_info_from_episode, tasks_of
-from ._loop_probe import make_probe
-from ._loop_shutdown import LoopShutdownHook
+from ._loop_watch import LoopWatch
+from ._loops import running_loop
 from ._options import default_signal
 from ._support import check_supported
 
@@ -37,55 +35,34 @@ _SAMPLE_WAIT_S = 0.1
 
 OnBlock = Callable[[BlockInfo], None]
 
-# Watchers started and not stopped: for interpreter exit and fork (below).
-_live: Set["BlockWatcher"] = set()
 
+class BlockWatcher(LoopWatch):
+    # At interpreter exit nothing is handed over: the program is ending.
+    _hand_over_at_exit = False
 
-class BlockWatcher:
     def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float,
                  on_block: Optional[OnBlock], *, native_stacks: bool = True) -> None:
-        self.loop = loop
         self.threshold = threshold
         self._on_block = on_block
-        self._watchdog = _native.Watchdog(
-            output_dir="", interval=threshold, samples=1, sample_interval=threshold,
-            python_version="", native_stacks=native_stacks, max_threads=1,
-            write_reports=False)
-        self._shutdown_hook = LoopShutdownHook(self.stop)
         # The loop's tasks at the end of each block not yet handed over: a
         # task that ended with its block may be found nowhere else by then.
         self._tasks_at_end: List[object] = []
-        self._probe = make_probe(loop, self._watchdog, threshold,
-                                 on_armed=self._shutdown_hook.arm, on_finished=self._deliver,
-                                 on_block_end=self._keep_tasks_at_end)
+        self._loop_thread: Optional[int] = None
+        watchdog = _native.Watchdog(
+            output_dir="", interval=threshold, samples=1, sample_interval=threshold,
+            python_version="", native_stacks=native_stacks, max_threads=1,
+            write_reports=False)
+        super().__init__(loop, watchdog, threshold, on_block_end=self._keep_tasks_at_end)
         # On the loop's thread: the loop starts something new now (the
         # slow-callback wrapper, before each callback); returns the chores
         # due, for run_chores. The native method itself: no Python frame.
         self.touch = self._watchdog.touch
-        self._lock = threading.Lock()
-        self._started = False
-        self._stopped = False
-        self._loop_thread: Optional[int] = None
 
     def start(self) -> "BlockWatcher":
         check_supported("aiowatchdog")
-        _native.install_capture_handler(_default_signal())
-        _exec_fence.install()
-        _gc_phase.retain()
-        try:
-            self._watchdog.start()
-        except BaseException:
-            _gc_phase.release()
-            raise
-        _live.add(self)
-        self._started = True
-        self._loop_thread = threading.get_ident() if _running_loop() is self.loop else None
-        self._probe.start()
+        self._loop_thread = threading.get_ident() if running_loop() is self.loop else None
+        self._start_watching(_default_signal())
         return self
-
-    @property
-    def running(self) -> bool:
-        return self._started and not self._stopped and self._watchdog.ended_early is None
 
     def run_chores(self, chores: int) -> None:
         """The chores `touch` said due (on the loop's thread)."""
@@ -96,31 +73,17 @@ class BlockWatcher:
         (time.monotonic_ns()), waiting briefly for one being taken."""
         return self._watchdog.sample_since(since_ns, _SAMPLE_WAIT_S)
 
-    def stop(self) -> None:
-        """Stops the watchdog (waits for its thread: at most one capture of
-        the loop's thread) and hands over what it saw last."""
-        with self._lock:
-            if self._stopped or not self._started:
-                self._stopped = True
-                return
-            self._stopped = True
+    def _on_stop(self) -> None:
         if threading.get_ident() == self._loop_thread:
             # The watched section (or the loop's run) is over: a block in
             # progress ends here, with its true length.
             self._watchdog.touch(True)
-        self._probe.cancel()
-        self._shutdown_hook.disarm()
-        self._watchdog.request_stop()
-        self._watchdog.join()
-        _gc_phase.release()
-        _live.discard(self)
-        self._deliver(self._watchdog.take_finished())
 
     def _keep_tasks_at_end(self) -> None:
         if self._on_block is not None:
             self._tasks_at_end.extend(tasks_of(self.loop))
 
-    def _deliver(self, episodes: List[dict]) -> None:
+    def _hand_over(self, episodes: List[dict]) -> None:
         tasks_at_end, self._tasks_at_end = self._tasks_at_end, []
         if self._on_block is None:
             return
@@ -136,35 +99,6 @@ class BlockWatcher:
                 self._on_block(info)
             except Exception:
                 logger.exception("the on_block callback %r raised", self._on_block)
-
-
-@atexit.register
-def _stop_all_at_exit() -> None:
-    """As hang_inspection's: the loops are not running any more, and the
-    watchdog threads must be gone before finalization frees thread states.
-    Nothing is handed over: the program is ending."""
-    watchers = list(_live)
-    for watcher in watchers:
-        watcher._on_block = None
-        watcher._watchdog.request_stop()
-    for watcher in watchers:
-        watcher.stop()
-
-
-def _forget_in_child() -> None:
-    for watcher in list(_live):
-        watcher._watchdog.forget_after_fork()
-        watcher._stopped = True
-        watcher._probe.cancel()
-        watcher._shutdown_hook.disarm()
-    _live.clear()
-
-
-os.register_at_fork(after_in_child=_forget_in_child)
-
-
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    return asyncio.events._get_running_loop()
 
 
 def _default_signal() -> int:

@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable, List, Optional, Set
 
 from . import _native
-from ._block_info import LoopActivity, describe_gil_holder
+from ._block_info import activity_of, describe_gil_holder
 
 logger = logging.getLogger("aiowatchdog")
 
@@ -30,16 +30,9 @@ def publish_thread_names() -> None:
 
 def describe_activity(activity: dict, holder: Optional[dict] = None) -> str:
     """What the loop's thread was doing (an episode's "activity"), with its
-    shares of the time from detection to the end of the episode."""
-    def share(value: Any) -> Optional[float]:
-        return None if value is None or value < 0 else float(value)
-
-    cpu, runqueue = share(activity.get("cpu_share")), share(activity.get("runqueue_share"))
-    text = LoopActivity(activity["state"], activity.get("syscall", ""), cpu, runqueue,
-                        bool(activity.get("gc_running")), describe_gil_holder(holder)).describe()
-    shares = [f"{name} {value:.0%}" for name, value in (("CPU", cpu), ("run queue", runqueue))
-              if value is not None]
-    return text + (f"; from detection on: {', '.join(shares)}" if shares else "")
+    shares of the time from detection to the end of the episode: the same
+    words as BlockInfo.activity."""
+    return activity_of(activity, holder).describe()
 
 
 def _frame_lines(frames: List[dict]) -> List[str]:

@@ -22,6 +22,7 @@ from typing import Any, Callable, List, Optional
 
 from . import _native
 from ._chores import LoopChores, log_episodes
+from ._loops import on_loop_thread, running_loop
 
 OnFinished = Callable[[List[dict]], None]
 
@@ -39,10 +40,7 @@ class _Probe:
 
     def start(self) -> None:
         """Arms now if on the loop's thread inside the loop, else soon on it."""
-        if _running_loop() is self._loop:
-            self._arm()
-        else:
-            self._loop.call_soon_threadsafe(self._arm)
+        on_loop_thread(self._loop, self._arm)
 
     def _arm(self) -> None:
         if self._cancelled:
@@ -137,7 +135,7 @@ class HeartbeatProbe(_Probe):
 
     def _uninstall(self) -> None:
         handle = self._handle
-        if handle is not None and _running_loop() is self._loop:
+        if handle is not None and running_loop() is self._loop:
             handle.cancel()  # elsewhere, _active stops it at its next run
 
 
@@ -151,10 +149,3 @@ def make_probe(loop: asyncio.AbstractEventLoop, watchdog: Any, interval: float,
     ):
         return SelectorProbe(loop, watchdog, on_armed, on_finished, on_block_end)
     return HeartbeatProbe(loop, watchdog, on_armed, interval / 2, on_finished, on_block_end)
-
-
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

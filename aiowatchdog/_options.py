@@ -27,7 +27,7 @@ def default_signal() -> int:
 # every 5 ms (sys.getswitchinterval()), so any loop sharing the GIL with a
 # busy thread is "blocked" that long many times a second, and Linux's
 # scheduler tick is 4 ms; uvloop's heartbeat runs 2/interval times a second.
-# Measured (README, "Options"): interval=1e-9 made 19,750 episodes in 3 s and
+# Measured (docs/api.md): interval=1e-9 made 19,750 episodes in 3 s and
 # the loop 9% slower; at 0.01 s a busy uvloop loop pays 200 heartbeats/s.
 MIN_INTERVAL_S = 0.01
 # The shortest in-memory threshold (aiowatchdog.watch, log_slow_callbacks):

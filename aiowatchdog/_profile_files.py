@@ -44,7 +44,7 @@ _FIELDS: Dict[str, _Check] = {
     "recovered": _BOOL,
     # Samples taken (sum of the stacks' counts); samples thrown away because
     # the loop moved while its stack was read, or because the stack table was
-    # full (`max distinct stacks`, README).
+    # full (`max distinct stacks`, docs/api.md).
     "samples": _INT,
     "discarded_samples": _INT,
     "dropped_samples": _INT,

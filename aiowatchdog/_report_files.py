@@ -7,7 +7,7 @@ read a directory of arbitrary files can skip what is not a report: whatever
 bytes a file holds (not UTF-8, cut short, numbers past int()'s digit limit,
 JSON nested past the recursion limit, values of the wrong type, times that are
 negative or not finite), and whatever it is (a directory, a FIFO). A report
-returned has every key the README documents, each of its type. Only I/O
+returned has every key docs/reports.md documents, each of its type. Only I/O
 errors (OSError: a file that cannot be opened or read) pass through.
 """
 from __future__ import annotations

@@ -16,7 +16,6 @@ where, and which reports were written.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import errno
 import logging
 import os
@@ -24,12 +23,11 @@ import platform
 import threading
 import weakref
 from types import TracebackType
-from typing import Optional, Set, Type, Union
+from typing import List, Optional, Type, Union
 
-from . import _exec_fence, _gc_phase, _native, _thread_starts
+from . import _native, _thread_starts
 from ._chores import log_episodes, publish_thread_names
-from ._loop_probe import make_probe
-from ._loop_shutdown import LoopShutdownHook
+from ._loop_watch import LoopWatch
 from ._options import Options, check_directory
 from ._support import check_supported
 
@@ -42,16 +40,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 # stop_wait polls the watchdog's exit this often; it must return within 50 ms.
 _STOP_POLL_S = 0.002
 
-# Dumpers not yet stopped, so that interpreter exit can stop them (below).
-# Held strongly: like a thread, a dumper runs until it is stopped, its loop
-# shuts down or the interpreter exits, whether or not the program keeps what
-# start() returned. Held weakly, a forgotten dumper was garbage (a cycle
-# through its shutdown hook): collected while its loop ran, the hook's
-# finalization stopped it without a word; collected once its loop had
-# stopped, it left this set while its watchdog, kept alive by the selector
-# wrapper, went on sampling through finalization and into exit(), leaving a
-# dot-prefixed .tmp file behind when the process ended mid-write.
-_live_dumpers: Set["Dumper"] = set()
 # The running dumper of each loop: a second one on the same loop is refused
 # (every hang would be reported twice, into two directories). Weak keys: a
 # loop that is gone takes its entry with it.
@@ -59,17 +47,16 @@ _dumper_by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dumper]" 
     weakref.WeakKeyDictionary())
 
 
-class Dumper:
+class Dumper(LoopWatch):
     """One watched loop. Made by `start`; stop it with `stop` or `stop_wait`,
     or use it as a (sync or async) context manager. It also stops by itself
     when its loop shuts down (asyncio.run, uvloop.run, Runner.close) and at
-    interpreter exit."""
+    interpreter exit (_loop_watch.py)."""
 
     def __init__(self, directory: str, loop: asyncio.AbstractEventLoop, options: Options) -> None:
         self.directory = directory
-        self.loop = loop
         self.options = options
-        self._watchdog = _native.Watchdog(
+        watchdog = _native.Watchdog(
             # Bytes: a path that is not UTF-8 (surrogate escapes) reaches the
             # core as the file system's own bytes.
             output_dir=os.fsencode(directory),
@@ -86,29 +73,14 @@ class Dumper:
             file_mode=options.file_mode,
             dir_mode=options.dir_mode,
         )
-        self._shutdown_hook = LoopShutdownHook(self.stop)
-        self._probe = make_probe(loop, self._watchdog, options.interval,
-                                 on_armed=self._shutdown_hook.arm)
-        self._stopped = False
-        self._lock = threading.Lock()
+        super().__init__(loop, watchdog, options.interval)
         self._automatic = False  # started by `python -m aiowatchdog run` (_loop_dumpers)
 
     def _start(self) -> None:
-        _native.install_capture_handler(self.options.signal)
-        _exec_fence.install()
         _thread_starts.install()
         publish_thread_names()
-        self._watchdog.start()
-        self._probe.start()
-        _live_dumpers.add(self)
+        self._start_watching(self.options.signal)
         _dumper_by_loop[self.loop] = self
-        _gc_phase.retain()  # released once, by _begin_stop (a forked child starts at 0)
-
-    @property
-    def running(self) -> bool:
-        """Started, not stopped, and its watchdog thread alive (it ends by
-        itself only when it cannot go on: logged as an ERROR)."""
-        return not self._stopped and self._watchdog.ended_early is None
 
     @property
     def episodes(self) -> int:
@@ -120,34 +92,12 @@ class Dumper:
         """Episodes detected but not captured: over max_episodes_per_minute."""
         return int(self._watchdog.episodes_suppressed)
 
-    def _begin_stop(self) -> bool:
-        with self._lock:
-            if self._stopped:
-                return False
-            self._stopped = True
-        self._probe.cancel()
-        self._shutdown_hook.disarm()
-        self._watchdog.request_stop()
-        _live_dumpers.discard(self)
+    def _on_stop(self) -> None:
         if _dumper_by_loop.get(self.loop) is self:
             del _dumper_by_loop[self.loop]
-        _gc_phase.release()
-        return True
 
-    def _forget_after_fork(self) -> None:
-        """In a forked child: the watchdog thread does not exist here."""
-        self._watchdog.forget_after_fork()
-        self._stopped = True
-        self._probe.cancel()
-        self._shutdown_hook.disarm()
-
-    def _finish_stop(self) -> None:
-        self._watchdog.join()
-        log_episodes(self._watchdog.take_finished())
-
-    def stop(self) -> None:
-        if self._begin_stop():
-            self._finish_stop()
+    def _hand_over(self, episodes: List[dict]) -> None:
+        log_episodes(episodes)
 
     async def stop_wait(self) -> None:
         if not self._begin_stop():
@@ -273,31 +223,6 @@ async def stop_wait(dumper: Dumper) -> None:
     """Stops `dumper` without blocking the loop; when it returns no further
     report is written and no thread of ours is left."""
     await dumper.stop_wait()
-
-
-@atexit.register
-def _stop_all_at_exit() -> None:
-    """Stops dumpers still running at interpreter exit. atexit runs before
-    finalization frees other threads' states, and the loop is not running any
-    more, so what follows would be reported as a hang otherwise. Every
-    watchdog is asked to stop before any is waited for, so that the captures
-    in progress (a wait of a capture each, at most) finish side by side."""
-    stopping = [dumper for dumper in list(_live_dumpers) if dumper._begin_stop()]
-    for dumper in stopping:
-        dumper._finish_stop()
-
-
-def _forget_dumpers_in_child() -> None:
-    """After os.fork(), in the child: only the forking thread exists, so no
-    watchdog of ours runs there. The inherited dumpers are marked stopped
-    (stopping them again is harmless) and the child may call start() anew.
-    The native side resets its capture state itself (pthread_atfork)."""
-    for dumper in list(_live_dumpers):
-        dumper._forget_after_fork()
-    _live_dumpers.clear()
-
-
-os.register_at_fork(after_in_child=_forget_dumpers_in_child)
 
 
 def loop_dumper(loop: asyncio.AbstractEventLoop) -> Optional[Dumper]:

@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Callable, Optional, Sequence
 
 from ._loop_shutdown import LoopShutdownHook
+from ._loops import on_loop_thread, running_loop
 from ._options import check_seconds
 
 __all__ = ["LagMonitor", "LAG_BUCKETS", "enable", "enable_prometheus", "disable"]
@@ -75,10 +76,7 @@ class LagMonitor:
     def _start(self) -> None:
         with _live_monitors_lock:
             _live_monitors.add(self)
-        if _running_loop() is self.loop:
-            self._arm()
-        else:
-            self.loop.call_soon_threadsafe(self._arm)
+        on_loop_thread(self.loop, self._arm)
 
     def _arm(self) -> None:
         """On the loop's thread, while it runs (the shutdown hook needs both)."""
@@ -130,7 +128,7 @@ class LagMonitor:
         handle, self._handle = self._handle, None
         # TimerHandle.cancel is for the loop's thread; elsewhere _stopped
         # makes the pending tick a no-op.
-        if handle is not None and _running_loop() is self.loop:
+        if handle is not None and running_loop() is self.loop:
             handle.cancel()
 
     def __repr__(self) -> str:
@@ -252,7 +250,7 @@ def _check_name(what: str, value: object) -> None:
 def _resolve_loop(loop: Optional[asyncio.AbstractEventLoop], caller: str,
                   allow_closed: bool = False) -> asyncio.AbstractEventLoop:
     if loop is None:
-        loop = _running_loop()
+        loop = running_loop()
         if loop is None:
             raise RuntimeError(f"{caller} needs a running event loop, or pass loop=")
     elif not isinstance(loop, asyncio.AbstractEventLoop):
@@ -260,10 +258,3 @@ def _resolve_loop(loop: Optional[asyncio.AbstractEventLoop], caller: str,
     if loop.is_closed() and not allow_closed:
         raise RuntimeError(f"cannot monitor a closed event loop: {loop!r}")
     return loop
-
-
-def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

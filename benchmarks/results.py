@@ -1,5 +1,5 @@
 """Writes one run's results: results.json (every figure), RESULTS.md (the
-tables the README shows) and chart.png (matplotlib). Pure rendering: the
+tables docs/peers.md shows) and chart.png (matplotlib). Pure rendering: the
 figures come in as the dict run.py builds.
 """
 from __future__ import annotations

@@ -125,7 +125,7 @@ void ResetCaptureAfterFork();
 // listed the thread before (1) but took the lock after (2) skips it: the
 // skip list is looked at again under the lock, before each send. The caller must
 // UnfenceThisThread if the exec fails. C code calling execve directly is not
-// fenced (see README's Limitations). Never in a signal handler.
+// fenced (see docs/limitations.md). Never in a signal handler.
 void FenceThisThreadForExec();
 void UnfenceThisThread();
 

@@ -1,6 +1,6 @@
 // The JSON renderer: the same SampleReport as the text file, for tools. The
 // schema ("aiowatchdog.report", version kReportSchemaVersion) is documented in
-// README.md; strings are valid UTF-8 (invalid bytes become U+FFFD).
+// docs/reports.md; strings are valid UTF-8 (invalid bytes become U+FFFD).
 #ifndef AIOWATCHDOG_JSON_REPORT_H_
 #define AIOWATCHDOG_JSON_REPORT_H_
 

@@ -12,7 +12,7 @@
 
 namespace aiowatchdog {
 
-// Bumped whenever a field changes meaning or goes away; README documents it.
+// Bumped whenever a field changes meaning or goes away; docs/reports.md documents it.
 inline constexpr int kReportSchemaVersion = 1;
 
 struct Frame {

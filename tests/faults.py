@@ -25,7 +25,7 @@ STRESS_PROGRAM = Path(__file__).parent / "programs" / "stress_program.py"
 # of ours stopped both times. Threads and descriptors: none (descriptors on
 # mapped shared objects, the symbolizer's cache, are counted apart by the
 # program: at most one per loaded object). Memory: the allocator's noise
-# (the growth measured on 10,000 hangs is in the README). With libdw's
+# (the growth measured on 10,000 hangs is in docs/figures.md). With libdw's
 # symbolizer it levels off near 3 MiB: +2,848 KiB after 2,000 hangs past the
 # warm-up, +3,232 to +3,688 KiB after 9,000 (three runs), where a leak of even
 # 700 bytes a hang would pass 6 MiB.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The production-safety figures (README table): runs every fault at the
+"""The production-safety figures (docs/figures.md, Production safety): runs every fault at the
 issue's full size, once, on this interpreter, and prints what survived and
 what was found. A step of tools/test.sh; exits 1 if anything leaked, a report
 was cut short, a bad input got through or a sanitizer spoke.

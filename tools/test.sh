@@ -22,7 +22,7 @@
 #   AIOWATCHDOG_SID_PYTHONS= AIOWATCHDOG_DEBIAN_PYTHON= AIOWATCHDOG_SKIP_SANITIZERS=1 \
 #     AIOWATCHDOG_SKIP_FAULT_FIGURES=1 tools/test.sh   # quicker local runs
 #
-# Development (editable installs, one interpreter): README, Development.
+# Development (editable installs, one interpreter): CONTRIBUTING.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -78,6 +78,9 @@ step "Debian roots (tools/sid_root.sh, tools/bookworm_root.sh: made once per mac
 wait "$ROOTS_PID" || { cat build/roots.log >&2; echo "tools/test.sh: a Debian root could not be made" >&2; exit 1; }
 step "native tests (CTest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$(nproc)"
+
+step "docs (tools/docs.sh: mkdocs, warnings as errors)"
+tools/docs.sh
 
 step "wheels and sdist (tools/build_wheels.sh)"
 AIOWATCHDOG_SID_PYTHONS=$SID_PYTHONS tools/build_wheels.sh

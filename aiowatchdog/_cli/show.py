@@ -3,7 +3,7 @@ every thread's stack (Python and native frames merged, innermost last as in
 a traceback), the event loop's thread first, threads with the same stack
 shown once, long paths shortened. Then validates the report's JSON twin
 against its schema (aiowatchdog.report, version 1: the keys and types the
-README documents) and checks it agrees with the text file; a missing or
+docs/reports.md documents) and checks it agrees with the text file; a missing or
 invalid twin, or a file that is not a report, exits with code 2. An
 aiodebug report (aiodebug writes the same names) is skipped, saying so,
 with code 0.

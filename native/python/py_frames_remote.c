@@ -51,6 +51,7 @@ pid_t awd_remote_tstate_tid(const void *tstate) {
 #include <unistd.h>
 
 #include "frame_layout.h"
+#include "line_tables.h"
 #include "py_frames_remote.h"
 
 /* Thread states followed in the interpreter's list, frames per walk. */
@@ -163,38 +164,6 @@ int awd_remote_frames_init(void) {
 
 /* ---- strings and line tables ------------------------------------------- */
 
-static size_t awd_r_put_utf8(char *dst, size_t room, uint32_t cp) {
-  if (cp < 0x80) {
-    if (room < 1) return 0;
-    dst[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    if (room < 2) return 0;
-    dst[0] = (char)(0xC0 | (cp >> 6));
-    dst[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD; /* lone surrogate */
-  if (cp < 0x10000) {
-    if (room < 3) return 0;
-    dst[0] = (char)(0xE0 | (cp >> 12));
-    dst[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    dst[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  if (cp > 0x10FFFF) cp = 0xFFFD;
-  if (cp > 0xFFFF) {
-    if (room < 4) return 0;
-    dst[0] = (char)(0xF0 | (cp >> 18));
-    dst[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    dst[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    dst[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-  }
-  return awd_r_put_utf8(dst, room, cp);
-}
-
 /* Copies str object s (compact only, as the compiler makes them) as UTF-8;
  * "?" when it is not one or cannot be read. */
 static void awd_r_copy_str(char *dst, size_t cap, PyObject *s) {
@@ -222,7 +191,7 @@ static void awd_r_copy_str(char *dst, size_t cap, PyObject *s) {
     uint32_t cp = kind == 1 ? data[i]
                   : kind == 2 ? ((const uint16_t *)data)[i]
                               : ((const uint32_t *)data)[i];
-    size_t wrote = awd_r_put_utf8(dst + used, cap - 1 - used, cp);
+    size_t wrote = awd_put_utf8(dst + used, cap - 1 - used, cp);
     if (wrote == 0) break;
     used += wrote;
   }
@@ -233,75 +202,6 @@ unknown:
   dst[1] = '\0';
 }
 
-#if PY_VERSION_HEX < 0x030A0000
-/* 3.9: co_lnotab; see py_frames.c. */
-static int awd_r_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno, int addr) {
-  int line = firstlineno;
-  long at = 0;
-  for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-    at += p[i];
-    if (at > addr) break;
-    line += (signed char)p[i + 1];
-  }
-  return line;
-}
-#elif PY_VERSION_HEX < 0x030B0000
-/* 3.10: co_linetable; see py_frames.c. */
-static int awd_r_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno, int addr) {
-  if (addr < 0) return firstlineno;
-  int line = firstlineno;
-  long end = 0;
-  for (Py_ssize_t i = 0; i + 1 < n; i += 2) {
-    long start = end;
-    end += p[i];
-    signed char delta = (signed char)p[i + 1];
-    if (delta != -128) line += delta;
-    if (start <= addr && addr < end) return delta == -128 ? -1 : line;
-  }
-  return -1;
-}
-#else
-static int awd_r_read_varint(const unsigned char **pp, const unsigned char *lim,
-                             unsigned int *out) {
-  const unsigned char *p = *pp;
-  unsigned int value = 0;
-  for (unsigned int shift = 0; shift < 32; shift += 6) {
-    if (p >= lim) return 0;
-    unsigned char b = *p++;
-    value |= (unsigned int)(b & 63) << shift;
-    if (!(b & 64)) {
-      *pp = p;
-      *out = value;
-      return 1;
-    }
-  }
-  return 0;
-}
-
-/* 3.11+: the location table; see py_frames.c. */
-static int awd_r_table_line(const unsigned char *p, Py_ssize_t n, int firstlineno, int idx) {
-  if (idx < 0) return firstlineno;
-  const unsigned char *lim = p + n;
-  int line = firstlineno;
-  long end = 0;
-  while (p < lim) {
-    unsigned char head = *p++;
-    if (!(head & 0x80)) return -1;
-    int form = (head >> 3) & 15;
-    end += (head & 7) + 1;
-    if (form == 13 || form == 14) {
-      unsigned int v;
-      if (!awd_r_read_varint(&p, lim, &v)) return -1;
-      line += (v & 1) ? -(int)(v >> 1) : (int)(v >> 1);
-    } else if (form >= 10 && form <= 12) {
-      line += form - 10;
-    }
-    if (idx < end) return form == 15 ? -1 : line;
-    while (p < lim && !(*p & 0x80)) p++;
-  }
-  return -1;
-}
-#endif
 
 /* The line of `where` in code object co (copied in *code). */
 static int awd_r_line(const PyCodeObject *code, int where) {
@@ -321,7 +221,7 @@ static int awd_r_line(const PyCodeObject *code, int where) {
                            (size_t)n)) {
     return -1;
   }
-  return awd_r_table_line(awd_r_table, n, code->co_firstlineno, where);
+  return awd_table_line(awd_r_table, n, code->co_firstlineno, where);
 }
 
 /* ---- frames ------------------------------------------------------------- */

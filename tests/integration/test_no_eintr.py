@@ -52,7 +52,7 @@ def test_bare_libc_calls_last_their_full_length_while_captured(tmp_path, where, 
                   if call["start_ns"] <= r["captured_unix_ns"] <= call["end_ns"]]
         assert during, f"{name}: no capture while it ran"
         assert call["elapsed"] >= SECONDS * 0.95, f"{name} was cut short: {call}"
-        # The race the README states: a call whose time was up, woken in the
+        # The race docs/limitations.md states: a call whose time was up, woken in the
         # kernel and waiting for a CPU when a capture found it "running" (no
         # reading of it blocked in this very call to tell it was woken), is
         # signalled and returns EINTR at its end: seen once in a validation

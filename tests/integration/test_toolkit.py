@@ -33,7 +33,7 @@ def test_watch_tells_each_block_with_its_culprit_task_and_stack(tmp_path, loop):
     assert [b["function"] for b in blocks] == ["sleep_in_task", "spin", "watch_in_coroutine"], blocks
     sleeper, spinner, last = blocks
     if loop == "asyncio" or sys.version_info < (3, 14):
-        # 3.14+ under uvloop: None (README, "task_name"), as 3.14 lists only
+        # 3.14+ under uvloop: None (docs/limitations.md, task names), as 3.14 lists only
         # pending tasks and uvloop's ready queue cannot be read.
         assert sleeper["task"] == "sleeper-task"
     assert sleeper["activity"] == "syscall"  # time.sleep: clock_nanosleep

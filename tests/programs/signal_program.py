@@ -155,7 +155,7 @@ def send_foreign_signals(app, signo, worker_ident, per_kind, log):
                 # faulthandler writes the dump we count, then passes the signal
                 # on: puts its predecessor back, re-raises, re-registers. A
                 # signal sent before that is over meets a documented limitation
-                # (README: it can be taken for the re-raise), so the next one
+                # (docs/limitations.md: it can be taken for the re-raise), so the next one
                 # waits for it to finish.
                 time.sleep(0.05)
             if app.calls() == before:

@@ -35,7 +35,7 @@ FUZZ = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-# -- what a returned report must look like (README, "The JSON twin") ---------
+# -- what a returned report must look like (docs/reports.md, "The JSON twin") ---------
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
@@ -91,7 +91,7 @@ def _assert_fields(obj: Any, fields: Dict[str, Callable[[Any], bool]], where: st
 
 
 def assert_report_shape(report: Any) -> None:
-    """A report as the README documents it, so that callers can index it."""
+    """A report as docs/reports.md documents it, so that callers can index it."""
     _assert_fields(report, TOP_LEVEL, "report")
     if report["task"] is not None:
         _assert_fields(report["task"], TASK, "task")
