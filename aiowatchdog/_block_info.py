@@ -111,13 +111,17 @@ class BlockInfo:
         return "\n".join(lines)
 
 
+def stack_frame(d: Mapping[str, Any]) -> StackFrame:
+    """A frame of an episode (a dict from the native side) as a StackFrame."""
+    return StackFrame(d["kind"], d["file"], d["line"], d["function"], d.get("source", ""))
+
+
 def block_info_from_episode(episode: Mapping[str, Any],
                             loop: Optional[asyncio.AbstractEventLoop],
                             tasks_at_end: Iterable[Any] = ()) -> BlockInfo:
     """On the loop's thread (the task lookup reads the loop's tasks, and
     `tasks_at_end`: the loop's tasks when the block ended, see tasks_of)."""
-    stack = tuple(StackFrame(f["kind"], f["file"], f["line"], f["function"], f.get("source", ""))
-                  for f in episode.get("loop_stack", ()))
+    stack = tuple(stack_frame(f) for f in episode.get("loop_stack", ()))
     holder = episode.get("gil_holder")
     culprit = culprit_frame(holder["stack"] if holder and holder["stack"]
                             else episode.get("loop_stack", ()))

@@ -1,7 +1,9 @@
 """Work done on the watched loop's thread, with the GIL, when the native
-watchdog says it is due: log finished episodes (the recovery WARNING), and
-publish thread names, which the watchdog needs but cannot ask `threading` for
-(it writes reports without the GIL).
+watchdog says it is due (LoopChores): hand finished episodes over (by
+default, the recovery WARNING), keep the loop's tasks at the end of a block,
+publish thread names, which the watchdog needs but cannot ask `threading`
+for (it writes reports without the GIL), and say when the application
+replaced our signal handler or our watchdog thread ended early.
 
 Names are republished when the number of threads changed (checked about ten
 times a second) and at least once a second. A thread started in the very loop
@@ -15,83 +17,12 @@ import time
 from typing import Any, Callable, List, Optional, Set
 
 from . import _native
-from ._block_info import activity_of, describe_gil_holder
+from ._recovery_warning import log_episodes
+from ._thread_names import publish_thread_names
 
 logger = logging.getLogger("aiowatchdog")
 
 _NAMES_PERIOD_S = 1.0
-
-
-def publish_thread_names() -> None:
-    _native.publish_thread_names(
-        [(t.native_id or 0, t.ident or 0, t.name) for t in threading.enumerate()]
-    )
-
-
-def describe_activity(activity: dict, holder: Optional[dict] = None) -> str:
-    """What the loop's thread was doing (an episode's "activity"), with its
-    shares of the time from detection to the end of the episode: the same
-    words as BlockInfo.activity."""
-    return activity_of(activity, holder).describe()
-
-
-def _frame_lines(frames: List[dict]) -> List[str]:
-    lines = []
-    for frame in frames:
-        if frame["kind"] == "native":
-            lines.append(f"  Native: {frame['function']} ({frame['file'] or '?'})")
-            continue
-        line = "?" if frame["line"] is None else frame["line"]
-        lines.append(f'  File "{frame["file"]}", line {line}, in {frame["function"]}')
-        if frame["source"]:
-            lines.append(f"    {frame['source']}")
-    return lines
-
-
-def format_episode(episode: dict) -> str:
-    """The recovery WARNING's text for one finished episode."""
-    verb = "was blocked" if episode["recovered"] else "had been blocked (still, at stop)"
-    low = episode.get("blocked_min_s")  # a range: the probe saw the loop only now and then
-    span = (f"{episode['blocked_s']:.3f} s" if low is None
-            else f"{low:.3f} to {episode['blocked_s']:.3f} s")
-    lines = [f"event loop {verb} for {span} (episode {episode['episode_id']})"]
-    holder = episode.get("gil_holder")
-    if episode.get("activity"):
-        lines.append("loop thread: " + describe_activity(episode["activity"], holder))
-    # The thread holding the GIL the loop waited for is where the block is.
-    if holder and holder["frames"]:
-        lines.append(f"thread holding the GIL, {describe_gil_holder(holder)}, "
-                     "innermost frames first:")
-        lines.extend(_frame_lines(holder["frames"]))
-    if episode["loop_frames"]:
-        lines.append("loop thread, innermost frames first:")
-        lines.extend(_frame_lines(episode["loop_frames"]))
-    if episode["report_paths"]:
-        lines.append("reports: " + ", ".join(episode["report_paths"]))
-    if episode["discarded_samples"]:
-        lines.append(f"{episode['discarded_samples']} sample(s) not written: "
-                     "the loop recovered while they were taken")
-    if episode["reports_not_written"]:
-        lines.append(f"{episode['reports_not_written']} report(s) could not be written "
-                     "(disk trouble: see the aiowatchdog ERROR)")
-    if episode["suppressed_before"]:
-        lines.append(f"{episode['suppressed_before']} earlier episode(s) were not reported "
-                     "(over max_episodes_per_minute)")
-    return "\n".join(lines)
-
-
-def log_episodes(episodes: List[dict]) -> None:
-    """The recovery WARNING of each episode, and disk trouble once per spell:
-    one ERROR when reports stop being written, one WARNING when they are
-    written again."""
-    for episode in episodes:
-        if episode["reports_lost_before"]:
-            logger.warning("aiowatchdog writes reports again; %d report(s) could not be "
-                           "written before this episode", episode["reports_lost_before"])
-        if episode["write_error"] is not None:
-            logger.error("aiowatchdog cannot write hang reports (%s); the application goes "
-                         "on, and writing resumes when it can", episode["write_error"])
-        logger.warning("%s", format_episode(episode))
 
 
 _handler_reinstalls_told = 0  # process-wide, like the handler

@@ -21,7 +21,8 @@ import selectors
 from typing import Any, Callable, List, Optional
 
 from . import _native
-from ._chores import LoopChores, log_episodes
+from ._chores import LoopChores
+from ._recovery_warning import log_episodes
 from ._loops import on_loop_thread, running_loop
 
 OnFinished = Callable[[List[dict]], None]

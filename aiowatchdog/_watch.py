@@ -11,7 +11,6 @@ on when the watch ends is told then.
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging

@@ -25,8 +25,8 @@ import weakref
 from types import TracebackType
 from typing import List, Optional, Type, Union
 
-from . import _native, _thread_starts
-from ._chores import log_episodes, publish_thread_names
+from . import _native, _thread_names
+from ._recovery_warning import log_episodes
 from ._loop_watch import LoopWatch
 from ._options import Options, check_directory
 from ._support import check_supported
@@ -77,8 +77,8 @@ class Dumper(LoopWatch):
         self._automatic = False  # started by `python -m aiowatchdog run` (_loop_dumpers)
 
     def _start(self) -> None:
-        _thread_starts.install()
-        publish_thread_names()
+        _thread_names.install()
+        _thread_names.publish_thread_names()
         self._start_watching(self.options.signal)
         _dumper_by_loop[self.loop] = self
 

@@ -13,7 +13,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from .._culprit import culprit_frame, is_library_file
 from ._episodes import Episode
-from ._format import is_library_path
+from .._paths import is_library_path
 
 
 def _is_library(path: str) -> bool:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import List, Optional, Sequence
 
 from ._episodes import Episode
-from ._format import Style, seconds, shorten_path, utc_time
+from .._paths import shorten_path
+from ._format import Style, seconds, utc_time
 from ._ranking import Culprit
 
 FUNCTION_WIDTH = 36

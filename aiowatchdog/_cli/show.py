@@ -25,7 +25,8 @@ from .._profile_files import PROFILE_NAME, read_profile
 from .._report_files import (JSON_SUFFIX, REPORT_NAME, TEXT_SUFFIX, Report, ReportFormatError,
                              is_aiodebug_report, read_report)
 from ._errors import CliError
-from ._format import Style, seconds, shorten_path, stdout_style, utc_time
+from .._paths import shorten_path
+from ._format import Style, seconds, stdout_style, utc_time
 from ._ranking import blame
 
 NAME = "show"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Sequence, Tuple
 
-from .._cli._format import shorten_path
+from .._paths import shorten_path
 
 
 class WeightedStack(NamedTuple):

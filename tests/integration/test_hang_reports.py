@@ -95,7 +95,7 @@ def test_lock_held_elsewhere_gives_three_samples_a_second_apart(tmp_path):
         assert during(report, run)
         assert any(f.endswith("waits_for_held_lock") for f in loop_functions(report))
         # The holder starts in the step that then blocks: no refresh from the
-        # loop's thread names it, the thread itself does (_thread_starts.py).
+        # loop's thread names it, the thread itself does (_thread_names.py).
         holder = [t for t in report["threads"]
                   if any(f["function"].endswith("lock_holder_thread") for f in t["frames"])]
         assert len(holder) == 1, "the thread holding the lock has its own section"

@@ -1,9 +1,9 @@
-"""Each new threading.Thread tells the native name table its name, from the
-new thread itself, before its target runs.
-
-Reports are written without the GIL, so thread names come from a table the
-Python side fills (native/thread_names.h): all threads, refreshed from the
-loop's thread, and that thread is the one a hang blocks. A thread started in
+"""Thread names for the reports, which are written without the GIL: they come
+from a table the Python side fills (native/thread_names.h). All threads are
+published from the loop's thread (publish_thread_names, a chore), and each
+new threading.Thread tells the table its own name, from the new thread
+itself, before its target runs (install), since the loop's thread is the one
+a hang blocks. A thread started in
 the loop step that then blocks (a lock holder, a deadlock's other side, a
 run_in_executor worker that keeps the GIL from its first instruction) would
 be named only by the kernel ("python"). So Thread._bootstrap_inner, which
@@ -27,6 +27,13 @@ from typing import Any
 
 from . import _native
 from ._wrap_once import wrap_once
+
+
+def publish_thread_names() -> None:
+    """Every thread `threading` knows, into the table (GIL held)."""
+    _native.publish_thread_names(
+        [(t.native_id or 0, t.ident or 0, t.name) for t in threading.enumerate()]
+    )
 
 
 def _note(thread: threading.Thread, native_id: int, ident: int) -> None:

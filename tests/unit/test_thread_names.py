@@ -1,19 +1,19 @@
-"""threading.Thread as a dumper leaves it (aiowatchdog/_thread_starts.py):
+"""threading.Thread as a dumper leaves it (aiowatchdog/_thread_names.py):
 the host's own behaviour unchanged, each new thread noted by name, from
 itself, before its target runs."""
 import threading
 
 import pytest
 
-from aiowatchdog import _native, _thread_starts
+from aiowatchdog import _native, _thread_names
 
 WRAPPED = "_bootstrap_inner" if hasattr(threading.Thread, "_bootstrap_inner") else "start"
 
 
 @pytest.fixture(autouse=True)
 def installed():
-    _thread_starts.install()
-    _thread_starts.install()  # idempotent: one wrapper, not two
+    _thread_names.install()
+    _thread_names.install()  # idempotent: one wrapper, not two
     wrapped = getattr(threading.Thread, WRAPPED)
     assert not hasattr(wrapped.__aiowatchdog_original__, "__aiowatchdog_original__")
 
