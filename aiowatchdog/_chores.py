@@ -64,11 +64,14 @@ class LoopChores:
         try:
             self._run(chores)
         except Exception as e:  # noqa: BLE001 - the loop must never see ours
-            key = f"{type(e).__name__}: {e}"
-            if key not in self._errors_logged:
-                self._errors_logged.add(key)
-                logger.exception("aiowatchdog could not do its chores on the loop's thread; "
-                                 "the loop goes on (this error is not logged again)")
+            try:  # telling it may fail too (MemoryError): never into the loop either
+                key = f"{type(e).__name__}: {e}"
+                if key not in self._errors_logged:
+                    self._errors_logged.add(key)
+                    logger.exception("aiowatchdog could not do its chores on the loop's thread; "
+                                     "the loop goes on (this error is not logged again)")
+            except Exception:  # noqa: BLE001
+                pass
 
     def _run(self, chores: int) -> None:
         if chores & _native.CHORE_BLOCK_ENDED and self._on_block_end is not None:

@@ -238,8 +238,16 @@ class SelectProbe {
   const py::object& inner() const { return inner_; }
 
  private:
+  // The chores never raise into the loop (LoopChores.run catches what they
+  // raise); a call that fails before it gets there (MemoryError) is dropped
+  // here too. Not KeyboardInterrupt or SystemExit: those are the host's.
   void Report(int chores) {
-    if (chores != 0) on_chores_(chores);
+    if (chores == 0) return;
+    try {
+      on_chores_(chores);
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_Exception)) throw;
+    }
   }
 
   py::object watchdog_obj_;  // keeps watchdog_ alive
