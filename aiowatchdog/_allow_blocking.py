@@ -4,7 +4,7 @@ it declares a hang (no hang_inspection report, no BlockInfo, no pytest
 failure), the time up to the section's end does not count towards the next
 one, and log_slow_callbacks does not count it in a callback's duration.
 
-The state is per thread, in the native core (native/allowed_sections.h):
+The state is per thread, in the native core (native/detect/allowed_sections.h):
 entering and leaving are a few atomic operations. It covers the thread, not a
 task: a section that awaits would exempt every task the loop runs meanwhile,
 so coroutine functions cannot be decorated, and an `async with` is not

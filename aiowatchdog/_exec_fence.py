@@ -7,7 +7,7 @@ execlp, execlpe, execvp, execvpe) ends in os.execv or os.execve, looked up at
 call time, so wrapping those two covers them: the calling thread is taken out
 of captures, a capture under way is waited for, and our signals still queued
 for it are taken off the queue, before the real call (see
-native/capture.h, FenceThisThreadForExec). If the exec fails, the thread is
+native/capture/capture.h, FenceThisThreadForExec). If the exec fails, the thread is
 sampled again. C code calling execve itself (or posix.execv) is not covered.
 
 subprocess and multiprocessing need nothing: a forked child starts with no

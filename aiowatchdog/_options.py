@@ -1,4 +1,4 @@
-"""The watchdog's options: one dataclass mirroring native/options.h.
+"""The watchdog's options: one dataclass mirroring native/common/options.h.
 
 Every value is checked here, once, with a message that names the option and
 the bad value. The native binding (native/python/module.cc) does not repeat

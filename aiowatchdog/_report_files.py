@@ -1,5 +1,5 @@
 """Reading report files back: the text and JSON formats the native renderers
-write (native/text_report.cc, native/json_report.cc), parsed into the same
+write (native/report/text_report.cc, native/report/json_report.cc), parsed into the same
 dict shape as the JSON (schema "aiowatchdog.report", version 1).
 
 Malformed input raises ReportFormatError, never anything else, so tools that
@@ -27,7 +27,7 @@ REPORT_NAME = re.compile(r"stacktrace-\d{8}-\d{6}\.\d{6}-\d+\.(txt|json)\Z", re.
 
 Report = Dict[str, Any]
 
-# How every text report we write begins (native/text_report.cc), and how
+# How every text report we write begins (native/report/text_report.cc), and how
 # aiodebug's hang_inspection reports begin: a thread's section header, no
 # header of the file's own.
 TEXT_HEADER = b"# aiowatchdog hang report (schema "
@@ -250,7 +250,7 @@ def _report_from_header(header: Dict[str, str]) -> Report:
 
 
 def _parse_activity(text: str) -> Dict[str, Any]:
-    """The "Loop thread" header field, as native/text_report.cc writes it."""
+    """The "Loop thread" header field, as native/report/text_report.cc writes it."""
     match = _ACTIVITY.match(text)
     if not match:
         raise ReportFormatError(f"bad Loop thread field {_brief(text)}")

@@ -1,5 +1,5 @@
 """Thread names for the reports, which are written without the GIL: they come
-from a table the Python side fills (native/thread_names.h). All threads are
+from a table the Python side fills (native/capture/thread_names.h). All threads are
 published from the loop's thread (publish_thread_names, a chore), and each
 new threading.Thread tells the table its own name, from the new thread
 itself, before its target runs (install), since the loop's thread is the one

@@ -261,7 +261,7 @@ def _prepare_directory(directory: str, dir_mode: int) -> Optional[str]:
         raise PermissionError(
             e.errno, f"stack_output_dir cannot be created ({e.strerror})", directory
         ) from None
-    # A temporary name (native/report_retention.h): a start killed between
+    # A temporary name (native/report/report_retention.h): a start killed between
     # these lines leaves a file the next start removes. O_EXCL|O_NOFOLLOW:
     # a name planted there is refused, never followed.
     probe = os.path.join(directory, f".aiowatchdog-probe-{threading.get_ident()}.{os.getpid()}.tmp")

@@ -12,15 +12,15 @@
 #include <tuple>
 
 #include "absl/strings/str_format.h"
-#include "allowed_sections.h"
-#include "capture.h"
-#include "clock.h"
-#include "gc_phase.h"
-#include "loop_activity.h"
-#include "report_retention.h"
-#include "report_writer.h"
-#include "sample_builder.h"
-#include "thread_syscall.h"
+#include "detect/allowed_sections.h"
+#include "capture/capture.h"
+#include "common/clock.h"
+#include "detect/gc_phase.h"
+#include "detect/loop_activity.h"
+#include "report/report_retention.h"
+#include "report/report_writer.h"
+#include "sample/sample_builder.h"
+#include "proc/thread_syscall.h"
 
 namespace aiowatchdog {
 namespace {

@@ -43,15 +43,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "episode_profile.h"
-#include "episode_rate_limit.h"
-#include "gil_wait.h"
-#include "hang_detector.h"
-#include "options.h"
-#include "proc_task.h"
-#include "report_model.h"
-#include "source_lines.h"
-#include "symbolizer.h"
+#include "report/episode_profile.h"
+#include "detect/episode_rate_limit.h"
+#include "detect/gil_wait.h"
+#include "detect/hang_detector.h"
+#include "common/options.h"
+#include "proc/proc_task.h"
+#include "model/report_model.h"
+#include "sample/source_lines.h"
+#include "sample/symbolizer.h"
 
 namespace aiowatchdog {
 

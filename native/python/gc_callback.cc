@@ -5,7 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../gc_phase.h"
+#include "detect/gc_phase.h"
 
 namespace aiowatchdog {
 namespace {

@@ -4,7 +4,7 @@
 #define Py_BUILD_CORE 1 /* struct _gil_runtime_state is internal */
 #include <Python.h>
 
-#include "gil_state.h"
+#include "model/gil_state.h"
 
 #if defined(Py_GIL_DISABLED)
 /* Free-threaded builds have no GIL. */
@@ -24,7 +24,7 @@ int awd_gil_read(awd_gil_state *out) {
 
 #include <string.h>
 
-#include "py_frames_remote.h"
+#include "model/py_frames_remote.h"
 
 static const struct _gil_runtime_state *awd_gil; /* from awd_gil_init */
 

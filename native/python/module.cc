@@ -12,22 +12,22 @@
 #include <memory>
 #include <string>
 
-#include "../allowed_sections.h"
-#include "../capture.h"
-#include "../clock.h"
-#include "../json_report.h"
-#include "../native_stack.h"
-#include "../options.h"
-#include "../report_writer.h"
-#include "../remote_capture.h"
-#include "../report_model.h"
-#include "../text_report.h"
-#include "../thread_names.h"
+#include "detect/allowed_sections.h"
+#include "capture/capture.h"
+#include "common/clock.h"
+#include "report/json_report.h"
+#include "capture/native_stack.h"
+#include "common/options.h"
+#include "report/report_writer.h"
+#include "capture/remote_capture.h"
+#include "model/report_model.h"
+#include "report/text_report.h"
+#include "capture/thread_names.h"
 #include "../watchdog.h"
 #include "gc_callback.h"
-#include "gil_state.h"
+#include "model/gil_state.h"
 #include "py_frames.h"
-#include "py_frames_remote.h"
+#include "model/py_frames_remote.h"
 
 namespace py = pybind11;
 using namespace aiowatchdog;

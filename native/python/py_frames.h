@@ -24,7 +24,7 @@
 #ifndef AIOWATCHDOG_PYTHON_PY_FRAMES_H_
 #define AIOWATCHDOG_PYTHON_PY_FRAMES_H_
 
-#include "../py_stack.h"
+#include "model/py_stack.h"
 
 #ifdef __cplusplus
 extern "C" {

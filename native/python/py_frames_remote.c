@@ -16,7 +16,7 @@
 /* Free-threaded builds: no remote walker (nor a signal-handler one,
  * py_frames.c). awd_remote_frames_init fails, so every thread is captured by
  * the signal path (remote_capture.h). */
-#include "py_frames_remote.h"
+#include "model/py_frames_remote.h"
 int awd_remote_frames_init(void) { return -1; }
 int awd_remote_note_threads(void) { return AWD_REMOTE_UNREADABLE; }
 int awd_remote_walk_thread(pid_t tid, awd_py_stack *out) {
@@ -52,7 +52,7 @@ pid_t awd_remote_tstate_tid(const void *tstate) {
 
 #include "frame_layout.h"
 #include "line_tables.h"
-#include "py_frames_remote.h"
+#include "model/py_frames_remote.h"
 
 /* Thread states followed in the interpreter's list, frames per walk. */
 #define AWD_R_MAX_THREADS 65536

@@ -22,7 +22,7 @@ from runner import PROGRAMS, Run, loop_functions, run_program
 pytestmark = pytest.mark.slow
 
 HELPERS_SOURCE = PROGRAMS / "signal_helpers.c"
-ANSWER_TIMEOUT_MS = 50.0  # native/options.h: how long a capture waits per thread
+ANSWER_TIMEOUT_MS = 50.0  # native/common/options.h: how long a capture waits per thread
 
 
 @pytest.fixture(scope="module")

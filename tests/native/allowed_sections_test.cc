@@ -1,7 +1,7 @@
 // Allowed sections (allow_blocking) per thread: nesting, the time spent
 // inside, and how a watchdog treats a loop inside one; and the in-memory
 // watchdog mode (no files, every episode, sample 0 handed over).
-#include "allowed_sections.h"
+#include "detect/allowed_sections.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -13,8 +13,8 @@
 #include <chrono>
 #include <thread>
 
-#include "capture.h"
-#include "clock.h"
+#include "capture/capture.h"
+#include "common/clock.h"
 #include "fake_walker.h"
 #include "watchdog.h"
 

@@ -1,7 +1,7 @@
 // The signal hand-off: every thread answers for itself, a thread that blocks
 // the signal is reported without waiting, a foreign signal reaches the
 // previous handler, and a stray signal never kills the process.
-#include "capture.h"
+#include "capture/capture.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -18,10 +18,10 @@
 #include <thread>
 #include <vector>
 
-#include "clock.h"
+#include "common/clock.h"
 #include "fake_walker.h"
-#include "proc_task.h"
-#include "symbolizer.h"
+#include "proc/proc_task.h"
+#include "sample/symbolizer.h"
 
 namespace aiowatchdog {
 namespace {

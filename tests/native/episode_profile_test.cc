@@ -1,6 +1,6 @@
 // A hang's blocked-time profile: stacks aggregated by identity, the table's
 // bound, the file name tied to sample 0's report, and the JSON it renders.
-#include "episode_profile.h"
+#include "report/episode_profile.h"
 
 #include <gtest/gtest.h>
 

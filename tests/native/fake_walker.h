@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "py_stack.h"
+#include "model/py_stack.h"
 
 namespace aiowatchdog::testing {
 

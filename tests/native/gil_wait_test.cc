@@ -1,6 +1,6 @@
 // The GIL-starvation rules (gil_wait.h) on made-up looks: the GIL's state and
 // the loop thread's system call are whatever each test says they are.
-#include "gil_wait.h"
+#include "detect/gil_wait.h"
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>

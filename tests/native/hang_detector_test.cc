@@ -1,6 +1,6 @@
 // The watchdog's timing and episode rules, on made-up times: the detector is
 // a pure state machine, so the clock here is just the numbers passed in.
-#include "hang_detector.h"
+#include "detect/hang_detector.h"
 
 #include <gtest/gtest.h>
 

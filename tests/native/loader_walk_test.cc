@@ -1,7 +1,7 @@
 // Our walks of the loaded objects never leave a forked child with the
 // loader's lock held (loader_walk.h): forks while a thread walks slowly, and
 // each child then walks the objects itself, as its first dlopen would lock.
-#include "loader_walk.h"
+#include "proc/loader_walk.h"
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,7 +1,7 @@
 // Why the loop was blocked: the /proc readers it relies on (against real
 // threads of this process), the window arithmetic, the classifier's rules,
 // and the watchdog putting the verdict into its reports and episodes.
-#include "loop_activity.h"
+#include "detect/loop_activity.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -14,11 +14,11 @@
 #include <iterator>
 #include <thread>
 
-#include "capture.h"
-#include "clock.h"
+#include "capture/capture.h"
+#include "common/clock.h"
 #include "fake_walker.h"
-#include "gc_phase.h"
-#include "proc_task.h"
+#include "detect/gc_phase.h"
+#include "proc/proc_task.h"
 #include "watchdog.h"
 
 namespace aiowatchdog {

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "native_stack.h"
+#include "capture/native_stack.h"
 
 namespace aiowatchdog {
 namespace {

@@ -2,7 +2,7 @@
 // read without a signal (its poll(2) is not cut short, its frames are there),
 // a thread running in user space is still signalled, and turning reads from
 // outside off signals everyone as before.
-#include "remote_capture.h"
+#include "capture/remote_capture.h"
 
 #include <poll.h>
 #include <sys/syscall.h>
@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "fake_walker.h"
-#include "symbolizer.h"
-#include "thread_syscall.h"
+#include "sample/symbolizer.h"
+#include "proc/thread_syscall.h"
 
 namespace aiowatchdog {
 namespace {

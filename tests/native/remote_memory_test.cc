@@ -1,5 +1,5 @@
 // Fault-tolerant reads of our own memory: a bad address is an error code.
-#include "remote_memory.h"
+#include "proc/remote_memory.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

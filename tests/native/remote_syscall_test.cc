@@ -1,5 +1,5 @@
 // /proc/self/task/<tid>/syscall: parsing, and what a real blocked thread shows.
-#include "thread_syscall.h"
+#include "proc/thread_syscall.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>

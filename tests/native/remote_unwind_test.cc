@@ -2,7 +2,7 @@
 // its syscall file gives: the frames of its callers are reached, with and
 // without a frame-pointer-based frame on the way, and a torn or bogus stack is
 // an error, never a crash.
-#include "remote_unwind.h"
+#include "capture/remote_unwind.h"
 
 #include <alloca.h>
 #include <dirent.h>
@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "open_descriptors.h"
-#include "symbolizer.h"
-#include "thread_syscall.h"
+#include "sample/symbolizer.h"
+#include "proc/thread_syscall.h"
 
 namespace aiowatchdog {
 namespace {

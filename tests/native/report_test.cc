@@ -11,10 +11,10 @@
 #include <regex>
 #include <sstream>
 
-#include "json_report.h"
-#include "report_writer.h"
-#include "source_lines.h"
-#include "text_report.h"
+#include "report/json_report.h"
+#include "report/report_writer.h"
+#include "sample/source_lines.h"
+#include "report/text_report.h"
 
 namespace aiowatchdog {
 namespace {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "episode_rate_limit.h"
-#include "report_retention.h"
+#include "detect/episode_rate_limit.h"
+#include "report/report_retention.h"
 
 namespace aiowatchdog {
 namespace {

@@ -1,7 +1,7 @@
 // Merging native and Python frames, on synthetic stacks shaped like each
 // CPython version's: eval-loop frames replaced by the Python frames they ran,
 // interpreter call machinery dropped, the innermost native frames kept.
-#include "stack_merge.h"
+#include "sample/stack_merge.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // does to it: forks while it reads ELF files, libraries dlopen'ed after the
 // first lookup, address-space limits, exec'd programs inheriting descriptors.
 #include "open_descriptors.h"
-#include "symbolizer.h"
+#include "sample/symbolizer.h"
 
 #include <gtest/gtest.h>
 

@@ -18,9 +18,9 @@
 #include <iterator>
 #include <thread>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "fake_walker.h"
-#include "gil_wait.h"
+#include "detect/gil_wait.h"
 
 namespace aiowatchdog {
 namespace {
