@@ -233,7 +233,11 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
   }
   out.pause_ns = 0;
   out.captured_by = how;
-  if (remembered != nullptr) {
+  // Kept for the next samples only when its thread state was found: a
+  // thread that had not yet bound its state when the list was noted (started
+  // during the capture, then blocked) reads as without Python once, and
+  // must be read again, not shown so for as long as it stays blocked.
+  if (remembered != nullptr && found == AWD_REMOTE_FOUND) {
     remembered->read = std::make_shared<const RawThreadCapture>(out);
     remembered->read_native = native;
   }

@@ -28,13 +28,16 @@ def wait_child(pid: int, timeout: float) -> Union[int, str]:
 
 
 def run_attack(module: str, args: Sequence[str], timeout: float = 120,
-               python: Optional[str] = None) -> subprocess.CompletedProcess:
+               python: Optional[str] = None,
+               env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """Runs tests/attacks/<module>.py as a program of `python` (default: this
     interpreter), which must import aiowatchdog from its install: nothing is
-    added to its path (the source tree's package has no extension)."""
+    added to its path (the source tree's package has no extension). `env`:
+    variables added to this process's environment."""
     try:
         return subprocess.run([python or sys.executable, str(HERE / f"{module}.py"), *args],
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **env} if env else None)
     except subprocess.TimeoutExpired as e:
         return subprocess.CompletedProcess(e.cmd, "hung", e.stdout or "", e.stderr or "")
 

@@ -102,40 +102,6 @@ def address_space_limits(headrooms_mb: List[int], directory: Optional[Path] = No
             "ended_early": ended_early, "first_failure": first_failure(procs, ok=(17,))}
 
 
-def watchdog_thread_short_of_memory(directory: Optional[Path] = None) -> Dict:
-    """The smallest RLIMIT_AS headroom (to 16 KiB, between -1 and 12 MiB:
-    below what is mapped already, nothing new can be mapped) at which
-    start() does not refuse: enough for the watchdog thread's stack (or
-    none needed: glibc reuses a stack of a thread that ended), hardly more,
-    so the thread itself finds too little to begin. What the program said
-    there: whether the thread ended early, why, whether its dumper still
-    said it ran, whether the ERROR was logged."""
-    def attempt(kib: int) -> Dict:
-        proc = run_attack("limits", [str(_scratch(directory, f"as-kib-{kib}")), "as_kib",
-                                     str(kib)], timeout=120)
-        out = last_json(proc.stdout)
-        return {"kib": kib, "status": proc.returncode, "started": out.get("started"),
-                "ended_early": out.get("ended_early"), "running": out.get("running"),
-                "logged": "aiowatchdog's watchdog thread ended (" in proc.stderr,
-                "stderr": proc.stderr[-2000:]}
-
-    low, high = -(1 << 10), 12 << 10
-    at_low = attempt(low)
-    if at_low["started"]:
-        return {"edge": at_low}
-    at_high = attempt(high)
-    if not at_high["started"]:
-        return {"edge": None, "at_high": at_high}
-    while high - low > 16:  # refused at low, started at high
-        middle = (low + high) // 2
-        result = attempt(middle)
-        if result["started"]:
-            high, at_high = middle, result
-        else:
-            low = middle
-    return {"edge": at_high}
-
-
 def descriptor_limits(spares: List[int], directory: Optional[Path] = None) -> Dict:
     """Runs under RLIMIT_NOFILE with `spare` descriptors left: exit statuses."""
     statuses = []

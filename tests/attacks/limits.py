@@ -1,13 +1,15 @@
 """Resource limits (issue 15 item 4). Usage:
 
     python limits.py DIR as MEGABYTES
-    python limits.py DIR as_kib KIBIBYTES
     python limits.py DIR nofile SPARE
+    python limits.py DIR none 0
 
 "as": RLIMIT_AS set to what the process maps now plus MEGABYTES, then a
 dumper starts and the loop hangs (captured with native stacks, which the
 symbolizer names: its files and tables need address space). "nofile":
-RLIMIT_NOFILE set to the descriptors open now plus SPARE. Either way the
+RLIMIT_NOFILE set to the descriptors open now plus SPARE. "none": no limit
+(for a run under fail_thread_malloc.c, which starves the watchdog thread
+alone). Every way the
 program must end with its own exit status, 17, whatever the watchdog could
 or could not do; it prints {"started": bool, "reports": N, "ended_early":
 why or None, "running": bool} first (a watchdog thread that could not go on
@@ -31,13 +33,13 @@ async def main(directory, kind, amount):
     os.makedirs(directory, exist_ok=True)
     # The soft limit only: put back after the stop, for the program's own
     # counting (its listdir, its json.dumps), which is not what is tried here.
-    if kind in ("as", "as_kib"):
+    if kind == "as":
         saved = resource.getrlimit(resource.RLIMIT_AS)
         with open("/proc/self/statm") as f:
             size = int(f.read().split()[0]) * resource.getpagesize()
-        limit = size + amount * (1 << (20 if kind == "as" else 10))
+        limit = size + amount * (1 << 20)
         resource.setrlimit(resource.RLIMIT_AS, (limit, saved[1]))
-    else:
+    elif kind == "nofile":
         saved = resource.getrlimit(resource.RLIMIT_NOFILE)
         limit = len(os.listdir("/proc/self/fd")) + amount
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
@@ -58,8 +60,8 @@ async def main(directory, kind, amount):
             await hang_inspection.stop_wait(dumper)
         except (OSError, MemoryError):
             pass
-    resource.setrlimit(resource.RLIMIT_AS if kind != "nofile" else resource.RLIMIT_NOFILE,
-                       saved)  # to count the reports
+    if kind != "none":  # to count the reports
+        resource.setrlimit(resource.RLIMIT_AS if kind == "as" else resource.RLIMIT_NOFILE, saved)
     reports = len([n for n in os.listdir(directory) if n.endswith(".json")])
     print(json.dumps({"started": started, "reports": reports, "ended_early": ended_early,
                       "running": running}), flush=True)

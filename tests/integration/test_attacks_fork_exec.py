@@ -7,9 +7,12 @@ programs are in tests/attacks (tools/fault_figures.py runs them at full
 size)."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from attacks import drivers
+from attacks._common import HERE as ATTACKS, last_json, run_attack
 
 pytestmark = pytest.mark.slow
 
@@ -52,16 +55,23 @@ def test_an_address_space_limit_never_costs_the_process(tmp_path):
 
 
 def test_a_watchdog_thread_short_of_memory_ends_and_says_so(tmp_path):
-    """At the edge of what start() needs, the thread has its stack and
-    hardly more: it ends before its first allocation could abort the host,
-    says why once (an ERROR), and its dumper stops saying it runs."""
-    result = drivers.watchdog_thread_short_of_memory(directory=tmp_path)
-    edge = result["edge"]
-    assert edge is not None, result
-    assert edge["status"] == 17, edge["stderr"]
-    assert edge["ended_early"] == "too little memory for its thread to start", edge
-    assert not edge["running"] and edge["logged"], edge
-    assert edge["stderr"].count("watchdog thread ended") == 1, edge["stderr"]
+    """The watchdog thread finds too little memory to begin (malloc of 64 KiB
+    or more fails in every thread but the main one): it ends before a first
+    allocation could abort the host, says why once (an ERROR), and its
+    dumper stops saying it runs; the program ends its own way."""
+    library = tmp_path / "libfail_thread_malloc.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(library),
+                    str(ATTACKS / "fail_thread_malloc.c")], check=True)
+    proc = run_attack("limits", [str(tmp_path / "reports"), "none", "0"],
+                      env={"LD_PRELOAD": str(library)})
+    assert proc.returncode == 17, proc.stderr[-3000:]
+    result = last_json(proc.stdout)
+    assert result["started"] and result["reports"] == 0, result
+    assert result["ended_early"] == "too little memory for its thread to start", result
+    assert not result["running"], result
+    assert proc.stderr.count("aiowatchdog's watchdog thread ended (too little memory") == 1, (
+        proc.stderr[-3000:])
+
 
 
 def test_a_descriptor_limit_never_costs_the_process(tmp_path):

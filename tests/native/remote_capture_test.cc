@@ -38,9 +38,17 @@ int FakeNoteThreads() {
   return 0;
 }
 
+std::atomic<bool> g_walk_finds_no_python{false};  // the thread list missed it
+
 // A stand-in for py_frames_remote.c: one frame naming the tid it was asked for.
 int FakeRemoteWalk(pid_t tid, awd_py_stack* out) {
   ++g_walks;
+  if (g_walk_finds_no_python.load()) {
+    out->has_python = 0;
+    out->depth = 0;
+    out->truncated = 0;
+    return AWD_REMOTE_NO_PYTHON;
+  }
   out->has_python = 1;
   out->thread_ident = static_cast<uint64_t>(tid) * 10;
   out->depth = 1;
@@ -211,6 +219,31 @@ TEST(RemoteCapture, AThreadNotRunSinceItsLastReadIsNotReadAgain) {
   EXPECT_GE(g_walks.load() - walks_before_three, 1);
   EXPECT_EQ(fresh->frames[0].line, second.tid());
   EXPECT_EQ(second.Release(), 1);
+  SetRemotePythonWalker({nullptr, nullptr});
+}
+
+// A read that found no thread state for its thread (the list was noted before
+// the thread bound its state, and it blocked during the capture) is not
+// shown again: the next sample reads it, and finds its Python frames.
+TEST(RemoteCapture, AReadWithoutPythonIsNotShownAgain) {
+  ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
+  SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
+  SetRemoteCaptureEnabled(true);
+  PollingThread blocked;
+  g_walk_finds_no_python.store(true);
+  const CaptureResult one = CaptureAllThreads(CaptureRequest{});
+  g_walk_finds_no_python.store(false);
+  const RawThreadCapture* read = Find(one, blocked.tid());
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(read->captured_by, "outside: poll");
+  EXPECT_TRUE(read->frames.empty());
+  const CaptureResult two = CaptureAllThreads(CaptureRequest{});
+  const RawThreadCapture* again = Find(two, blocked.tid());
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->captured_by, "outside: poll") << "read again, not reused";
+  ASSERT_EQ(again->frames.size(), 1u);
+  EXPECT_EQ(again->frames[0].line, blocked.tid());
+  EXPECT_EQ(blocked.Release(), 1);
   SetRemotePythonWalker({nullptr, nullptr});
 }
 
