@@ -23,6 +23,7 @@ std::atomic<int (*)(void)> g_note_threads{nullptr};
 std::atomic<int (*)(pid_t, awd_py_stack*)> g_walk_thread{nullptr};
 std::atomic<bool> g_enabled{true};
 bool g_capture_usable = false;  // BeginRemoteCapture's answer for this capture
+bool g_renoted = false;         // the thread list noted again in this capture
 
 // One of each for the process: captures are serialized (capture.cc's lock).
 // Plain pointers, not function-local statics: a forked child drops them
@@ -115,6 +116,7 @@ bool RemoteCaptureEnabled() {
 
 bool BeginRemoteCapture() {
   g_capture_usable = false;
+  g_renoted = false;
   ++g_capture_seq;
   absl::flat_hash_map<pid_t, LastBlocked>& remembered = Remembered();
   absl::erase_if(remembered, [](const auto& entry) { return entry.second.seen + 1 < g_capture_seq; });
@@ -198,7 +200,15 @@ std::optional<RawThreadCapture> CaptureFromOutside(pid_t tid, bool native,
   out.tid = tid;
   out.outcome = RawThreadCapture::Outcome::kAnswered;
   awd_py_stack& stack = StackBuffer();
-  const int found = g_walk_thread.load()(tid, &stack);
+  int found = g_walk_thread.load()(tid, &stack);
+  if (found == AWD_REMOTE_NO_PYTHON && !g_renoted) {
+    // Not in the list noted when the capture began: it may have bound its
+    // thread state since (started, then blocked). Noted again, once.
+    g_renoted = true;
+    auto note = g_note_threads.load();
+    found = note != nullptr && note() >= 0 ? g_walk_thread.load()(tid, &stack)
+                                          : AWD_REMOTE_UNREADABLE;
+  }
   if (found == AWD_REMOTE_UNREADABLE) {
     *why_not = "signal: thread state unreadable";
     return std::nullopt;

@@ -223,15 +223,18 @@ TEST(RemoteCapture, AThreadNotRunSinceItsLastReadIsNotReadAgain) {
 }
 
 // A read that found no thread state for its thread (the list was noted before
-// the thread bound its state, and it blocked during the capture) is not
-// shown again: the next sample reads it, and finds its Python frames.
+// the thread bound its state, and it blocked during the capture) looks once
+// more in a list noted again, and is not shown again: the next sample reads
+// it, and finds its Python frames.
 TEST(RemoteCapture, AReadWithoutPythonIsNotShownAgain) {
   ASSERT_TRUE(InstallCaptureHandler(TestSignal(), FakeWalker).ok());
   SetRemotePythonWalker({&FakeNoteThreads, &FakeRemoteWalk});
   SetRemoteCaptureEnabled(true);
   PollingThread blocked;
   g_walk_finds_no_python.store(true);
+  const int notes_before = g_notes.load();
   const CaptureResult one = CaptureAllThreads(CaptureRequest{});
+  EXPECT_EQ(g_notes.load() - notes_before, 2) << "noted again, once, for the thread not found";
   g_walk_finds_no_python.store(false);
   const RawThreadCapture* read = Find(one, blocked.tid());
   ASSERT_NE(read, nullptr);
