@@ -27,6 +27,7 @@ import asyncio
 import atexit
 import os
 import threading
+import weakref
 from typing import Any, Callable, List, Optional, Set
 
 from . import _exec_fence, _gc_phase, _native
@@ -34,6 +35,18 @@ from ._loop_probe import make_probe
 from ._loop_shutdown import LoopShutdownHook
 
 _live: Set["LoopWatch"] = set()
+
+
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """`method` (a bound method) called through a weak reference to its
+    object: nothing once the object is gone."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+    return call
 
 
 class LoopWatch:
@@ -48,8 +61,12 @@ class LoopWatch:
         self.loop = loop
         self._watchdog = watchdog
         self._shutdown_hook = LoopShutdownHook(self.stop)
+        # The probe's native select wrapper, which the garbage collector
+        # cannot see into, holds the chores: they reach this watcher only
+        # weakly, or watcher and watchdog would be an uncollectable cycle.
         self._probe = make_probe(loop, watchdog, interval, on_armed=self._shutdown_hook.arm,
-                                 on_finished=self._hand_over, on_block_end=on_block_end)
+                                 on_finished=_weakly(self._hand_over),
+                                 on_block_end=_weakly(on_block_end) if on_block_end else None)
         self._lock = threading.Lock()
         self._started = False
         self._stopped = False

@@ -167,7 +167,8 @@ def test_the_native_walker_built_free_threaded_refuses_and_walks_nothing(tmp_pat
     native = SOURCES / "native" / "python"
     # Only this file and libc: a walker that touched a CPython symbol would not link.
     subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-DPy_GIL_DISABLED=1", "-I", include,
-                    "-I", str(native), "-o", str(exe), str(main), str(native / "py_frames.c")],
+                    "-I", str(native), "-I", str(native.parent),
+                    "-o", str(exe), str(main), str(native / "py_frames.c")],
                    check=True, capture_output=True, text=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
     assert "why=aiowatchdog does not support free-threaded CPython builds" in out, out
@@ -182,6 +183,7 @@ def test_the_native_walker_built_for_the_gil_compiles_with_its_frame_layout(tmp_
     native = SOURCES / "native" / "python"
     run = subprocess.run([cc, "-std=c11", "-c", "-I", include,
                           "-I", os.path.join(include, "internal"), "-I", str(native),
+                          "-I", str(native.parent),
                           "-o", str(tmp_path / "py_frames.o"), str(native / "py_frames.c")],
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
