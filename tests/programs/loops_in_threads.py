@@ -19,7 +19,10 @@ from aiowatchdog import hang_inspection
 
 
 def emit(event, **extra):
-    print(json.dumps({"event": event, "t_ns": time.time_ns(), **extra}), flush=True)
+    # One write per line: print() writes the text and its newline apart, and
+    # two threads printing at once made "{...}{...}" lines.
+    sys.stdout.write(json.dumps({"event": event, "t_ns": time.time_ns(), **extra}) + "\n")
+    sys.stdout.flush()
 
 
 def blocking_in_loop_a(seconds):

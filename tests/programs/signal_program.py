@@ -45,7 +45,10 @@ HANDSHAKE_S = 5.0  # a foreign signal's wait for the application's handler
 
 
 def emit(event, **extra):
-    print(json.dumps({"event": event, "t_ns": time.time_ns(), **extra}), flush=True)
+    # One write per line: print() writes the text and its newline apart, and
+    # two threads printing at once made "{...}{...}" lines.
+    sys.stdout.write(json.dumps({"event": event, "t_ns": time.time_ns(), **extra}) + "\n")
+    sys.stdout.flush()
 
 
 def load_library(path):
