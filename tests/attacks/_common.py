@@ -12,6 +12,26 @@ from typing import Dict, List, Optional, Sequence, Union
 HERE = Path(__file__).resolve().parent
 
 
+def threads_of(pid: int) -> List[str]:
+    """Each thread of `pid`: its name, state, kernel wait channel and system
+    call, from /proc (what a hung process's threads are waiting on)."""
+    found = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*")):
+        fields = []
+        for name in ("comm", "wchan", "syscall"):
+            try:
+                fields.append((task / name).read_text().strip().split(" ")[0] if name == "syscall"
+                              else (task / name).read_text().strip())
+            except OSError:
+                fields.append("?")
+        try:
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            state = "?"
+        found.append(f"{task.name} {fields[0]} {state} wchan={fields[1]} syscall={fields[2]}")
+    return found
+
+
 def wait_child(pid: int, timeout: float) -> Union[int, str]:
     """The child's exit code (negative: killed by that signal), or "hung"
     (then killed) if it has not exited within `timeout` seconds."""
@@ -21,6 +41,9 @@ def wait_child(pid: int, timeout: float) -> Union[int, str]:
         if done:
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() > deadline:
+            # Where it hangs, for the test's message (the driver collects it).
+            sys.stderr.write(f"hung child {pid}: {threads_of(pid)}\n")
+            sys.stderr.flush()
             os.kill(pid, 9)
             os.waitpid(pid, 0)
             return "hung"

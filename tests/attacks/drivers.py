@@ -36,8 +36,10 @@ def forks_while_symbolizing(rounds: int, children: int = 12, pool_tasks: int = 1
         pools.append(out.get("pool", "none"))
         parents.append(proc.returncode)
         procs.append(proc)
+    hung = [line for proc in procs for line in proc.stderr.splitlines()
+            if line.startswith("hung child ")]
     return {"children": len(statuses), "child_statuses": tally(statuses),
-            "pools": tally(pools), "parent_statuses": tally(parents),
+            "pools": tally(pools), "parent_statuses": tally(parents), "hung": hung,
             "first_failure": first_failure(procs)}
 
 
