@@ -30,3 +30,29 @@ def test_stopped_dumpers_and_watchers_are_collected(tmp_path):
         return [name for name, ref in refs if ref() is not None]
 
     assert asyncio.run(main()) == []
+
+
+def _select_probe(on_chores):
+    """A native select wrapper over a stand-in select, whose first call has
+    a chore due (housekeeping is due at a watchdog's first touch)."""
+    from aiowatchdog import _native
+    watchdog = _native.Watchdog(output_dir="", interval=0.25, samples=1, sample_interval=0.25,
+                                python_version="", native_stacks=False, max_threads=1,
+                                write_reports=False)
+    return _native.SelectProbe(watchdog, lambda timeout: ["events"], on_chores)
+
+
+def test_chores_that_fail_never_raise_into_the_loops_select():
+    def failing(chores):
+        raise MemoryError("no memory for the chores")
+    assert _select_probe(failing)(0) == ["events"]
+
+
+def test_ctrl_c_during_the_chores_still_reaches_the_loop():
+    def interrupted(chores):
+        raise KeyboardInterrupt
+    try:
+        _select_probe(interrupted)(0)
+    except KeyboardInterrupt:
+        return
+    raise AssertionError("KeyboardInterrupt was swallowed")
